@@ -1,0 +1,170 @@
+"""Turn source drafts into stored post rows: pseudonymise, scrub, canonicalise, compress."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import zstandard
+
+from hubbub.privacy import Pseudonymiser, scrub_bytes, scrub_mentions
+from hubbub.schema import KINDS, POST_COLUMNS, POST_SCHEMA
+from hubbub.sources.base import Draft, MappingError
+from hubbub.urls import canonical_url
+
+_ZSTD = zstandard.ZstdCompressor(level=3)
+
+
+def content_key(platform: str, author_ref: str | None, created_at: datetime, text: str | None) -> str:
+    """Key for posts whose source gives no id (documented in docs/schema.md)."""
+    msg = "\x1f".join([platform, author_ref or "", created_at.isoformat(), text or ""])
+    return "h:" + hashlib.sha256(msg.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+class RowBuilder:
+    """Collects rows column by column; ``take()`` returns them as an Arrow table."""
+
+    def __init__(
+        self,
+        pseudo: Pseudonymiser,
+        dataset: str,
+        source_file: str,
+        import_id: str,
+        keep_handles: bool,
+        default_platform: str,
+    ) -> None:
+        self.pseudo = pseudo
+        self.dataset = dataset
+        self.source_file = source_file
+        self.import_id = import_id
+        self.keep_handles = keep_handles
+        self.default_platform = default_platform
+        self.cols: dict[str, list[Any]] = {c: [] for c in POST_COLUMNS}
+
+    def __len__(self) -> int:
+        return len(self.cols["post_id"])
+
+    def add(self, d: Draft, locator: str) -> None:
+        platform = d.get("platform") or self.default_platform
+        created = d.get("created_at")
+        if created is None:
+            raise MappingError("missing creation time")
+        kind = d.get("kind") or "post"
+        if kind not in KINDS:
+            raise MappingError(f"unknown kind {kind!r}")
+        key = self.pseudo.key
+        author_id = d.get("author_id")
+        handle = d.get("author_handle")
+        author_key = key(platform, author_id, handle)
+        post_id = d.get("post_id")
+        text = d.get("text")
+        if post_id is None or post_id == "":
+            post_id = content_key(platform, author_key, created, text)
+
+        # Every account reference in this record, as identity string -> key.
+        repl: dict[str, str] = {}
+        mention_keys: dict[str, str] = {}
+        if author_key:
+            _ident(repl, author_key, author_id, handle, d.get("author_name"))
+            if handle:
+                mention_keys[handle.lstrip("@").lower()] = author_key
+        for acc_id, acc_handle, acc_name in d.get("accounts") or ():
+            k = key(platform, acc_id, acc_handle)
+            if k:
+                _ident(repl, k, acc_id, acc_handle, acc_name)
+                if acc_handle:
+                    mention_keys.setdefault(acc_handle.lstrip("@").lower(), k)
+        mentions: list[str] = []
+        for m_id, m_handle in d.get("mentions") or ():
+            k = key(platform, m_id, m_handle)
+            if k:
+                mentions.append(k)
+                _ident(repl, k, m_id, m_handle, None)
+                if m_handle:
+                    mention_keys.setdefault(m_handle.lstrip("@").lower(), k)
+
+        def key_for(h: str) -> str | None:
+            hl = h.lower()
+            k = mention_keys.get(hl)
+            if k is None:
+                k = key(platform, None, h)
+                mention_keys[hl] = k  # type: ignore[assignment]
+            return k
+
+        urls: list[str] = []
+        canon: list[str] = []
+        domains: list[str] = []
+        for u, expanded in d.get("urls") or ():
+            full = expanded or u
+            if not full:
+                continue
+            c, dom = canonical_url(full)
+            if not self.keep_handles and repl:
+                full = scrub_bytes(full.encode(), repl).decode()
+                c = scrub_bytes(c.encode(), repl).decode()
+            urls.append(full)
+            canon.append(c)
+            if dom and dom not in domains:
+                domains.append(dom)
+
+        raw_obj = d.get("raw")
+        raw = orjson.dumps(raw_obj, option=orjson.OPT_NON_STR_KEYS) if raw_obj is not None else b"null"
+        if not self.keep_handles:
+            text = scrub_mentions(text, key_for)
+            raw = scrub_bytes(raw, repl)
+
+        c = self.cols
+        c["platform"].append(platform)
+        c["post_id"].append(str(post_id))
+        c["created_at"].append(created)
+        c["author_key"].append(author_key)
+        c["author_handle"].append(handle.lstrip("@") if (self.keep_handles and handle) else None)
+        c["text"].append(text)
+        c["lang_declared"].append(d.get("lang_declared") or None)
+        c["kind"].append(kind)
+        c["parent_id"].append(_s(d.get("parent_id")))
+        c["conversation_id"].append(_s(d.get("conversation_id")))
+        c["reposted_id"].append(_s(d.get("reposted_id")))
+        c["quoted_id"].append(_s(d.get("quoted_id")))
+        c["urls"].append(urls)
+        c["urls_canonical"].append(canon)
+        c["domains"].append(domains)
+        c["hashtags"].append([h.lstrip("#＃") for h in d.get("hashtags") or () if h])
+        c["mentions"].append(mentions)
+        c["media_types"].append(list(d.get("media_types") or ()))
+        for f in ("likes", "reposts", "replies", "quotes", "views"):
+            c[f].append(d.get(f))
+        c["engagement_at"].append(d.get("engagement_at"))
+        c["dataset"].append(self.dataset)
+        c["source_file"].append(self.source_file)
+        sub = d.get("locator")
+        c["source_locator"].append(f"{locator} {sub}" if sub else locator)
+        c["import_run"].append(self.import_id)
+        c["raw"].append(_ZSTD.compress(raw))
+
+    def take(self) -> pa.Table:
+        table = pa.table(self.cols, schema=POST_SCHEMA)
+        self.cols = {c: [] for c in POST_COLUMNS}
+        return table
+
+
+def _ident(repl: dict[str, str], k: str, acc_id: Any, handle: str | None, name: str | None) -> None:
+    for v in (acc_id, handle, name):
+        if v is None:
+            continue
+        v = str(v).strip().lstrip("@")
+        if len(v) >= 2 and v not in repl:
+            repl[v] = k
+
+
+def _s(v: Any) -> str | None:
+    if v is None or v == "":
+        return None
+    return str(v)
+
+
+def decompress_raw(blob: bytes) -> Any:
+    return orjson.loads(zstandard.ZstdDecompressor().decompress(blob))

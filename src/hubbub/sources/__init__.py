@@ -1,0 +1,1 @@
+"""Sources: one module per input format (see base.py for the interface)."""

@@ -1,0 +1,226 @@
+"""The small interface every source implements, and helpers they share.
+
+A source knows one format. It
+- ``sniff(head, name)``: says how sure it is (0..1) that a file starts like its format;
+- ``records(stream)``: splits the file into records, each with a locator and its raw bytes;
+- ``map(obj)``: turns one parsed record into post drafts (``dict`` with ``schema.DRAFT_FIELDS``)
+  or ``Bad`` items; raising ``MappingError`` quarantines the whole record.
+
+Sources never touch the store, never pseudonymise and never print: the import pipeline does.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import IO, Any
+
+import orjson
+
+
+class MappingError(ValueError):
+    """A record that parsed but cannot be mapped to a post (missing id, bad time...)."""
+
+
+@dataclass(slots=True)
+class Record:
+    locator: str  # "line 12", "item 3", "row 7"
+    raw: bytes  # the record's bytes as found (or re-serialised for items inside one document)
+    obj: Any = None  # parsed record, None when parsing failed
+    error: str | None = None  # why parsing failed
+
+
+@dataclass(slots=True)
+class Bad:
+    """One unusable item inside an otherwise readable record."""
+
+    reason: str
+    raw: Any
+    locator: str = ""
+
+
+Draft = dict[str, Any]
+
+
+class Source:
+    """Base class: subclasses set ``name``/``platform`` and implement ``sniff`` and ``map``."""
+
+    name: str = ""
+    platform: str = "other"
+    description: str = ""
+
+    def sniff(self, head: bytes, name: str) -> float:
+        return 0.0
+
+    def records(self, stream: IO[bytes]) -> Iterator[Record]:
+        return json_records(stream)
+
+    def map(self, obj: Any) -> Iterable[Draft | Bad]:
+        raise NotImplementedError
+
+
+# ---------------------------------------------------------------------------------------------
+# Record splitting
+
+
+def json_records(stream: IO[bytes], unwrap: bool = True) -> Iterator[Record]:
+    """JSON Lines, or one JSON document, streamed.
+
+    If the first non-empty line parses on its own, the file is read line by line; otherwise the
+    whole file is one (pretty-printed) document. A record that is a list yields one record per
+    element; HTTP recordings (``[{request, status, body}]``) yield one record per body."""
+    lineno = 0
+    first = b""
+    for first in stream:
+        lineno += 1
+        if first.strip():
+            break
+    else:
+        return
+    try:
+        obj = orjson.loads(first)
+    except orjson.JSONDecodeError:
+        doc_bytes = first + stream.read()
+        try:
+            doc = orjson.loads(doc_bytes)
+        except orjson.JSONDecodeError:
+            # Not one document: fall back to lines so the good ones are kept.
+            yield from _lines(doc_bytes.split(b"\n"), lineno, unwrap)
+            return
+        yield from _expand("document", doc_bytes, doc, unwrap)
+        return
+    yield from _expand(f"line {lineno}", first, obj, unwrap)
+    yield from _lines(stream, lineno + 1, unwrap)
+
+
+def _lines(lines: Iterable[bytes], start: int, unwrap: bool) -> Iterator[Record]:
+    for i, line in enumerate(lines, start=start):
+        if not line.strip():
+            continue
+        loc = f"line {i}"
+        try:
+            obj = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            yield Record(loc, line.rstrip(b"\r\n"), None, f"invalid JSON ({exc})")
+            continue
+        yield from _expand(loc, line, obj, unwrap)
+
+
+def _expand(loc: str, raw: bytes, obj: Any, unwrap: bool) -> Iterator[Record]:
+    if unwrap and isinstance(obj, list) and obj:
+        if all(_is_recording(x) for x in obj):
+            for i, item in enumerate(obj):
+                body = item.get("body")
+                if isinstance(body, dict | list) and body:
+                    yield Record(f"{loc} response {i}", orjson.dumps(body), body)
+            return
+        for i, item in enumerate(obj):
+            yield Record(f"{loc} item {i}", orjson.dumps(item), item)
+        return
+    yield Record(loc, raw.rstrip(b"\r\n"), obj)
+
+
+def _is_recording(x: Any) -> bool:
+    return isinstance(x, dict) and "body" in x and ("request" in x or "status" in x)
+
+
+def head_json_keys(head: bytes) -> str:
+    """The first bytes as text, for cheap key sniffing."""
+    return head[:65536].decode("utf-8", "replace")
+
+
+# ---------------------------------------------------------------------------------------------
+# Field helpers
+
+
+def parse_time(value: Any, what: str = "time") -> datetime:
+    """Parse the time shapes found in real exports into an aware UTC datetime.
+
+    Accepts ISO 8601 (with Z or offset; naive means UTC), Unix seconds/milliseconds as int,
+    float or numeric string, the X v1.1 shape ``Sat Jul 13 02:27:51 +0000 2019`` and
+    ``YYYY-MM-DD HH:MM[:SS[.ffffff]]`` (UTC)."""
+    if value is None or value == "":
+        raise MappingError(f"missing {what}")
+    if isinstance(value, bool):
+        raise MappingError(f"bad {what}: {value!r}")
+    if isinstance(value, int | float):
+        return _from_epoch(float(value), what)
+    if isinstance(value, str):
+        s = value.strip()
+        if _NUM.fullmatch(s):
+            return _from_epoch(float(s), what)
+        try:
+            dt = datetime.fromisoformat(s.replace("Z", "+00:00") if s.endswith("Z") else s)
+        except ValueError:
+            try:
+                dt = datetime.strptime(s, "%a %b %d %H:%M:%S %z %Y")
+            except ValueError:
+                raise MappingError(f"bad {what}: {value!r}") from None
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=UTC)
+        return dt.astimezone(UTC)
+    raise MappingError(f"bad {what}: {value!r}")
+
+
+_NUM = re.compile(r"-?\d+(\.\d+)?")
+
+
+def _from_epoch(x: float, what: str) -> datetime:
+    if x > 1e11:  # milliseconds
+        x /= 1000.0
+    try:
+        return datetime.fromtimestamp(x, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        raise MappingError(f"bad {what}: {x!r}") from None
+
+
+def opt_time(value: Any) -> datetime | None:
+    try:
+        return parse_time(value)
+    except MappingError:
+        return None
+
+
+def to_int(value: Any) -> int | None:
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    try:
+        return int(float(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def need(obj: dict, key: str) -> Any:
+    v = obj.get(key)
+    if v is None or v == "":
+        raise MappingError(f"missing {key!r}")
+    return v
+
+
+def str_id(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value)
+
+
+_HASHTAG = re.compile(r"(?<![\w&])[#＃](\w+)", re.UNICODE)
+_MENTION = re.compile(r"(?<![\w@])@([A-Za-z0-9_]{1,50}(?:@[A-Za-z0-9_.\-]+)?)")
+_URL = re.compile(r"https?://[^\s<>\"'\u3000]+", re.IGNORECASE)
+
+
+def hashtags_in(text: str | None) -> list[str]:
+    return _HASHTAG.findall(text) if text else []
+
+
+def mentions_in(text: str | None) -> list[str]:
+    return _MENTION.findall(text) if text else []
+
+
+def urls_in(text: str | None) -> list[str]:
+    if not text:
+        return []
+    return [u.rstrip(".,;:!?)]}'\"") for u in _URL.findall(text)]

@@ -1,0 +1,140 @@
+"""Finding input files and opening them, with .gz, .zst and .zip read transparently."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import os
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import zstandard
+
+COMPRESSED = (".gz", ".zst", ".zstd")
+SKIP_NAMES = {"README.md", "README", "LICENSE", ".DS_Store"}
+
+
+class UnreadableFile(Exception):
+    """A file that cannot be read at all (empty, corrupt archive, not a known format)."""
+
+
+@dataclass(frozen=True, slots=True)
+class InputFile:
+    """One input: a file on disk, or a member of a zip archive (``path`` + ``member``)."""
+
+    path: Path
+    member: str | None = None
+
+    @property
+    def display(self) -> str:
+        return f"{self.path}!{self.member}" if self.member else str(self.path)
+
+    @property
+    def name(self) -> str:
+        return self.member or self.path.name
+
+
+def find_inputs(paths: list[Path]) -> Iterator[InputFile]:
+    """Expand files and folders (recursively, sorted) into input files; zips into members."""
+    for p in paths:
+        if not p.exists():
+            raise FileNotFoundError(f"{p}: no such file or folder")
+        if p.is_dir():
+            for sub in sorted(p.rglob("*")):
+                if sub.is_file() and sub.name not in SKIP_NAMES and not sub.name.startswith("."):
+                    yield from _expand_file(sub)
+        else:
+            yield from _expand_file(p)
+
+
+def _expand_file(p: Path) -> Iterator[InputFile]:
+    if p.suffix.lower() == ".zip":
+        try:
+            with zipfile.ZipFile(p) as zf:
+                names = sorted(n for n in zf.namelist() if not n.endswith("/"))
+        except zipfile.BadZipFile:
+            yield InputFile(p)  # reported as unreadable when opened
+            return
+        for n in names:
+            if Path(n).name not in SKIP_NAMES and not Path(n).name.startswith("."):
+                yield InputFile(p, n)
+    else:
+        yield InputFile(p)
+
+
+def fingerprint(f: InputFile) -> str:
+    """sha256 of the stored bytes (compressed as found): identifies a file across re-imports."""
+    h = hashlib.sha256()
+    if f.member is None:
+        with open(f.path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    else:
+        with zipfile.ZipFile(f.path) as zf, zf.open(f.member) as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+@contextmanager
+def open_input(f: InputFile) -> Iterator[IO[bytes]]:
+    """Open for reading as decompressed bytes. Raises UnreadableFile with a clear reason."""
+    stack: list[IO[bytes]] = []
+    try:
+        if f.member is None:
+            if f.path.suffix.lower() == ".zip":
+                raise UnreadableFile("not a valid zip archive")
+            raw: IO[bytes] = open(f.path, "rb")
+            name = f.path.name
+        else:
+            try:
+                zf = zipfile.ZipFile(f.path)
+            except zipfile.BadZipFile as exc:
+                raise UnreadableFile(f"not a valid zip archive ({exc})") from None
+            stack.append(zf)  # type: ignore[arg-type]
+            raw = zf.open(f.member)
+            name = f.member
+        stack.append(raw)
+        stream = _decompress(raw, name)
+        if stream is not raw:
+            stack.append(stream)
+        yield stream
+    finally:
+        for s in reversed(stack):
+            try:
+                s.close()
+            except Exception:  # noqa: BLE001 - closing a broken stream must not hide the cause
+                pass
+
+
+def _decompress(raw: IO[bytes], name: str) -> IO[bytes]:
+    lower = name.lower()
+    if lower.endswith(".gz"):
+        return io.BufferedReader(gzip.GzipFile(fileobj=raw), buffer_size=1 << 20)  # type: ignore[arg-type]
+    if lower.endswith((".zst", ".zstd")):
+        dctx = zstandard.ZstdDecompressor(max_window_size=2**31)
+        return io.BufferedReader(dctx.stream_reader(raw, read_across_frames=True), buffer_size=1 << 20)  # type: ignore[arg-type]
+    if isinstance(raw, io.BufferedReader):
+        return raw
+    return io.BufferedReader(raw, buffer_size=1 << 20)  # type: ignore[arg-type]
+
+
+def base_name(name: str) -> str:
+    """File name without compression suffixes: ``RC_2020-01.zst`` -> ``RC_2020-01``."""
+    lower = name.lower()
+    for suf in COMPRESSED:
+        if lower.endswith(suf):
+            return name[: -len(suf)]
+    return name
+
+
+def size_of(f: InputFile) -> int:
+    if f.member is None:
+        return os.path.getsize(f.path)
+    with zipfile.ZipFile(f.path) as zf:
+        return zf.getinfo(f.member).file_size

@@ -1,0 +1,69 @@
+"""Shared test fixtures.
+
+Real data: tests read the shared data sets from ``HUBBUB_SHARED_DATA`` (default: ``../shared/data``
+beside the repository), the same folder CI gets. Small attributed copies live in tests/fixtures.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from hubbub.ingest.importer import ImportSummary, import_paths
+from hubbub.store.store import Store
+from hubbub.store.workspace import init_workspace
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SHARED = Path(os.environ.get("HUBBUB_SHARED_DATA", REPO.parent / "shared" / "data"))
+FORMATS = SHARED / "platform-formats"
+
+
+def shared(rel: str) -> Path:
+    p = SHARED / rel
+    if not p.exists():
+        pytest.fail(f"shared data missing: {p} (set HUBBUB_SHARED_DATA)")
+    return p
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    ws, _ = init_workspace(tmp_path / "ws")
+    st = Store(ws)
+    yield st
+    st.close()
+
+
+class Imported:
+    """Result of importing into a fresh store: the summary plus helpers to look at posts."""
+
+    def __init__(self, store: Store, summary: ImportSummary) -> None:
+        self.store = store
+        self.summary = summary
+
+    def posts(self, where: str = "TRUE", params: list | None = None) -> list[dict]:
+        # ``where`` is test-authored SQL, never post text.
+        return self.store.query(
+            f"SELECT * EXCLUDE (raw) FROM posts WHERE {where} ORDER BY platform, post_id", params
+        ).to_pylist()
+
+    def post(self, post_id: str) -> dict:
+        rows = self.posts("post_id = ?", [post_id])
+        assert len(rows) == 1, f"post {post_id}: found {len(rows)}"
+        return rows[0]
+
+    def count(self, where: str = "TRUE", params: list | None = None) -> int:
+        return self.store.query(f"SELECT count(*) AS n FROM posts WHERE {where}", params).to_pylist()[0]["n"]
+
+
+@pytest.fixture
+def do_import(store: Store):
+    def run(*paths: Path, dataset: str = "test", **kw) -> Imported:
+        summary = import_paths(store, [Path(p) for p in paths], dataset, **kw)
+        for f in summary.files:
+            assert f.adds_up(), f
+        return Imported(store, summary)
+
+    return run
