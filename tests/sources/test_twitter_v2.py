@@ -61,7 +61,9 @@ def test_non_tweet_outputs_are_skipped_not_failed(do_import):
 def test_reimport_adds_nothing(do_import):
     imp = do_import(V2 / "brexit.jsonl")
     n = imp.count()
-    again = do_import(V2 / "brexit.jsonl")
+    skipped = do_import(V2 / "brexit.jsonl")
+    assert skipped.summary.files[0].status == "already-imported"
+    again = do_import(V2 / "brexit.jsonl", force=True)
     assert again.summary.files[0].imported == 0
     assert again.summary.files[0].duplicate == again.summary.files[0].read
     assert again.count() == n

@@ -33,6 +33,7 @@ from hubbub.sources.registry import detect, get_source
 from hubbub.store.store import Store
 
 BATCH = 20_000
+PROGRESS_EVERY = 2_000
 MIN_CONFIDENCE = 0.3
 
 Progress = Callable[[str, int], None]
@@ -92,9 +93,11 @@ def import_paths(
     keep_handles: bool = False,
     progress: Progress | None = None,
     source: Source | None = None,
+    force: bool = False,
 ) -> ImportSummary:
     """Import files and folders into ``dataset``. ``fmt`` forces one format for every file;
-    ``source`` passes a configured source object (e.g. a CSV with a column mapping)."""
+    ``source`` passes a configured source object (e.g. a CSV with a column mapping). A file
+    already imported into the dataset (same sha256) is skipped unless ``force``."""
     if not dataset or not dataset.strip():
         raise ValueError("dataset name must not be empty")
     forced = source or (get_source(fmt) if fmt else None)
@@ -105,7 +108,7 @@ def import_paths(
     summary = ImportSummary(dataset)
     for f in find_inputs(paths):
         summary.files.append(
-            _import_file(store, f, dataset, forced, keep_handles, pseudo, sealer, progress)
+            _import_file(store, f, dataset, forced, keep_handles, pseudo, sealer, progress, force)
         )
     return summary
 
@@ -119,6 +122,7 @@ def _import_file(
     pseudo: Pseudonymiser,
     sealer: Sealer,
     progress: Progress | None,
+    force: bool = False,
 ) -> FileResult:
     res = FileResult(f.display)
     try:
@@ -127,6 +131,9 @@ def _import_file(
         res.status, res.error = "failed", f"cannot read: {exc.strerror or exc}"
         return res
     import_id = hashlib.sha256(f"{dataset}\x00{fp}".encode()).hexdigest()[:20]
+    if not force and store.con.execute("SELECT 1 FROM files WHERE import_id = ?", [import_id]).fetchall():
+        res.status = "already-imported"  # same bytes, same dataset: nothing new can come of it
+        return res
     try:
         with open_input(f) as stream:
             try:
@@ -182,6 +189,7 @@ def _read_into(
     records: Iterable[Record] = src.records(stream)
     it = iter(records)
     last = "start of file"
+    reported = 0
     while True:
         try:
             rec = next(it)
@@ -200,6 +208,9 @@ def _read_into(
             _map_record(src, rec, rows, res, bad)
         if len(rows) >= BATCH or len(quarantine) >= BATCH:
             flush()
+        elif progress and res.read - reported >= PROGRESS_EVERY:
+            reported = res.read
+            progress(f.display, res.read)
     flush()
 
 
@@ -235,7 +246,7 @@ def _map_record(
 
 def _record_file(store: Store, res: FileResult, dataset: str, fp: str, import_id: str) -> None:
     store.con.execute(
-        """INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())""",
+        """INSERT OR IGNORE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())""",
         [import_id, dataset, fp, res.path, res.format, res.status, res.read, res.imported,
          res.duplicate, res.quarantined, res.error],
     )
@@ -256,3 +267,56 @@ def _unknown_format(head: bytes) -> str:
     except UnicodeDecodeError:
         return "not UTF-8 text and not a supported format (use --format to force one)"
     return "format not recognised (use --format; `hubbub formats` lists them)"
+
+
+@dataclass
+class RetryResult:
+    tried: int = 0
+    resolved: int = 0
+    still_quarantined: int = 0
+    imported: int = 0
+    duplicate: int = 0
+
+
+def retry_quarantined(
+    store: Store, dataset: str | None = None, fmt: str | None = None, source: Source | None = None
+) -> RetryResult:
+    """Map quarantined records again (after a mapping fix, or with another ``fmt``/``source``).
+    A record whose items now all map is marked resolved; the others stay, with the new reason."""
+    forced = source or (get_source(fmt) if fmt else None)
+    secret = store.ws.secret()
+    pseudo, sealer = Pseudonymiser(secret), Sealer(secret)
+    rows_q = store.query(
+        """SELECT rowid AS rid, dataset, import_id, source_file, locator, format, raw_sealed
+        FROM quarantine WHERE NOT resolved AND (? IS NULL OR dataset = ?) ORDER BY rowid""",
+        [dataset, dataset],
+    ).to_pylist()
+    out = RetryResult()
+    with store.transaction():
+        for q in rows_q:
+            out.tried += 1
+            src = forced or get_source(q["format"])
+            keeps = bool(store.dataset_keeps_handles(q["dataset"]))
+            rows = RowBuilder(pseudo, q["dataset"], q["source_file"], q["import_id"], keeps, src.platform)
+            res = FileResult(q["source_file"], src.name)
+            raw = sealer.open(q["raw_sealed"])
+            reasons: list[str] = []
+            try:
+                obj = orjson.loads(raw)
+            except orjson.JSONDecodeError as exc:
+                reasons.append(f"invalid JSON ({exc})")
+            else:
+                _map_record(src, Record(q["locator"], raw, obj), rows, res,
+                            lambda loc, _raw, why: reasons.append(f"{loc}: {why}"))
+            if reasons:
+                out.still_quarantined += 1
+                store.con.execute("UPDATE quarantine SET reason = ? WHERE rowid = ?", ["; ".join(reasons), q["rid"]])
+                continue
+            n = len(rows)
+            new = store.insert_posts(rows.take()) if n else 0
+            out.imported += new
+            out.duplicate += n - new
+            out.resolved += 1
+            store.con.execute("UPDATE quarantine SET resolved = TRUE, format = ? WHERE rowid = ?",
+                              [src.name, q["rid"]])
+    return out

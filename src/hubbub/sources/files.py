@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import io
 import os
 import zipfile
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import zstandard
 
@@ -46,10 +46,21 @@ def find_inputs(paths: list[Path]) -> Iterator[InputFile]:
             raise FileNotFoundError(f"{p}: no such file or folder")
         if p.is_dir():
             for sub in sorted(p.rglob("*")):
-                if sub.is_file() and sub.name not in SKIP_NAMES and not sub.name.startswith("."):
+                if (sub.is_file() and sub.name not in SKIP_NAMES and not sub.name.startswith(".")
+                        and not _in_workspace(sub, p)):
                     yield from _expand_file(sub)
         else:
             yield from _expand_file(p)
+
+
+def _in_workspace(f: Path, top: Path) -> bool:
+    """Files of a Hubbub workspace (its store, its secret) are never inputs."""
+    for parent in f.parents:
+        if (parent / "secret.key").exists() and (parent / "workspace.json").exists():
+            return True
+        if parent == top:
+            break
+    return False
 
 
 def _expand_file(p: Path) -> Iterator[InputFile]:
@@ -112,10 +123,48 @@ def open_input(f: InputFile) -> Iterator[IO[bytes]]:
                 pass
 
 
+class _GzipReader(io.RawIOBase):
+    """Streaming gzip (multi-member) that hands out every byte it could decompress before
+    reporting a truncated file with EOFError, so the records before the cut are kept."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._raw = raw
+        self._d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self._buf = b""
+        self._eof = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        while not self._buf and not self._eof:
+            chunk = self._raw.read(1 << 16)
+            if not chunk:
+                self._eof = True
+                if not self._d.eof and (self._d.unconsumed_tail or self._started):
+                    raise EOFError("compressed data ends early (truncated file)")
+                break
+            self._started = True
+            try:
+                self._buf = self._d.decompress(chunk)
+            except zlib.error as exc:
+                raise OSError(f"corrupt gzip data: {exc}") from None
+            while self._d.eof and self._d.unused_data:
+                rest = self._d.unused_data
+                self._d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                self._buf += self._d.decompress(rest)
+        n = min(len(b), len(self._buf))
+        b[:n] = self._buf[:n]
+        self._buf = self._buf[n:]
+        return n
+
+    _started = False
+
+
 def _decompress(raw: IO[bytes], name: str) -> IO[bytes]:
     lower = name.lower()
     if lower.endswith(".gz"):
-        return io.BufferedReader(gzip.GzipFile(fileobj=raw), buffer_size=1 << 20)  # type: ignore[arg-type]
+        return io.BufferedReader(_GzipReader(raw), buffer_size=1 << 20)
     if lower.endswith((".zst", ".zstd")):
         dctx = zstandard.ZstdDecompressor(max_window_size=2**31)
         return io.BufferedReader(dctx.stream_reader(raw, read_across_frames=True), buffer_size=1 << 20)  # type: ignore[arg-type]

@@ -51,12 +51,13 @@ class TwitterV2(Source):
         tweets = data if isinstance(data, list) else [data]
         for i, t in enumerate(tweets):
             loc = f"data[{i}]" if isinstance(data, list) else ""
-            if not isinstance(t, dict) or "text" not in t or "id" not in t:
-                # users, counts, compliance rows and other non-tweet payloads hold no post
-                if isinstance(t, dict) and ("tweet_count" in t or "username" in t or "action" in t
-                                            or "start" in t):
-                    continue
+            if not isinstance(t, dict):
                 yield Bad("not a tweet object", t, loc)
+                continue
+            if "text" not in t:
+                if "author_id" in t or "conversation_id" in t:
+                    yield Bad("tweet without text", t, loc)
+                # users, lists, counts and other non-tweet payloads hold no post
                 continue
             try:
                 yield _tweet(t, ctx, collected, loc)

@@ -55,7 +55,8 @@ assert max(MIGRATIONS) == SCHEMA_VERSION
 def migrate(con) -> int:  # type: ignore[no-untyped-def]
     """Bring the store to SCHEMA_VERSION inside one transaction. Returns the version found."""
     con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
-    row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    rows = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
+    row = rows[0] if rows else None
     found = int(row[0]) if row else 0
     if found > SCHEMA_VERSION:
         raise RuntimeError(

@@ -72,7 +72,8 @@ class Store:
             self.con.execute("COMMIT")
 
     def ensure_dataset(self, name: str, keep_handles: bool) -> None:
-        row = self.con.execute("SELECT keep_handles FROM datasets WHERE name = ?", [name]).fetchone()
+        rows = self.con.execute("SELECT keep_handles FROM datasets WHERE name = ?", [name]).fetchall()
+        row = rows[0] if rows else None
         if row is None:
             self.con.execute(
                 "INSERT INTO datasets VALUES (?, ?, now())", [name, keep_handles]
@@ -85,7 +86,8 @@ class Store:
             )
 
     def dataset_keeps_handles(self, name: str) -> bool | None:
-        row = self.con.execute("SELECT keep_handles FROM datasets WHERE name = ?", [name]).fetchone()
+        rows = self.con.execute("SELECT keep_handles FROM datasets WHERE name = ?", [name]).fetchall()
+        row = rows[0] if rows else None
         return None if row is None else bool(row[0])
 
     def insert_posts(self, batch: pa.Table) -> int:
@@ -111,12 +113,12 @@ class Store:
                   AND n.engagement_at IS NOT NULL
                   AND (posts.engagement_at IS NULL OR n.engagement_at > posts.engagement_at)"""
             )
-            before = con.execute("SELECT count(*) FROM posts").fetchone()[0]  # type: ignore[index]
+            before = con.execute("SELECT count(*) FROM posts").fetchall()[0][0]
             con.execute(
                 f"""INSERT INTO posts SELECT {cols} FROM _new n
                 WHERE NOT EXISTS (SELECT 1 FROM posts p WHERE p.platform = n.platform AND p.post_id = n.post_id)"""
             )
-            after = con.execute("SELECT count(*) FROM posts").fetchone()[0]  # type: ignore[index]
+            after = con.execute("SELECT count(*) FROM posts").fetchall()[0][0]
             con.execute("DROP TABLE _new")
         finally:
             con.unregister("_batch")

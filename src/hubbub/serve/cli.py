@@ -1,0 +1,339 @@
+"""The ``hubbub`` command line: a thin layer over hubbub.api (same verbs, same results)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import pyarrow as pa
+import typer
+from rich.console import Console
+from rich.progress import Progress, ProgressColumn, SpinnerColumn, Task, TextColumn
+from rich.table import Table
+from rich.text import Text
+
+from hubbub import __version__
+from hubbub.api import EXPORT_FORMATS, Hubbub
+from hubbub.ingest.importer import ImportSummary
+from hubbub.sources.registry import all_sources, get_source
+from hubbub.store.workspace import ENV_WORKSPACE, WorkspaceError, default_path
+
+app = typer.Typer(
+    name="hubbub",
+    help="Analyse public opinion in public social-media data. Workspace: --workspace or $HUBBUB_WORKSPACE.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+quarantine_app = typer.Typer(help="List quarantined records, or retry them after a mapping fix.",
+                             invoke_without_command=True)
+app.add_typer(quarantine_app, name="quarantine")
+
+out = Console(highlight=False, soft_wrap=False)
+err = Console(stderr=True, highlight=False)
+STATE: dict[str, Any] = {"workspace": None, "quiet": False}
+
+WorkspaceOpt = Annotated[
+    Path | None,
+    typer.Option("--workspace", "-w", help=f"Workspace folder (default ./hubbub-data or ${ENV_WORKSPACE}).",
+                 show_default=False),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+DatasetOpt = Annotated[str | None, typer.Option("--dataset", "-d", help="Only this dataset.")]
+
+
+@app.callback()
+def _main(
+    workspace: WorkspaceOpt = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or decoration (for scripts).")] = False,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    if version:
+        out.print(__version__)
+        raise typer.Exit()
+    STATE["workspace"] = workspace
+    STATE["quiet"] = quiet
+
+
+def _ws(workspace: Path | None) -> Path:
+    return workspace or STATE["workspace"] or default_path()
+
+
+def _open(workspace: Path | None, read_only: bool = False) -> Hubbub:
+    try:
+        return Hubbub(_ws(workspace), read_only=read_only)
+    except WorkspaceError as exc:
+        _fail(str(exc))
+
+
+def _fail(msg: str, code: int = 2) -> Any:
+    err.print(Text(f"error: {msg}", style="red"))
+    raise typer.Exit(code)
+
+
+# -- init -----------------------------------------------------------------------------------------
+@app.command()
+def init(workspace: WorkspaceOpt = None) -> None:
+    """Create a workspace: its store and its secret key for pseudonymisation (mode 0600)."""
+    path = _ws(workspace)
+    hb, created = Hubbub.init(path)
+    hb.close()
+    if not STATE["quiet"]:
+        out.print(Text(f"{'created' if created else 'exists'}: workspace {path}"))
+
+
+# -- import ---------------------------------------------------------------------------------------
+@app.command("import")
+def import_cmd(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (recursive); .gz .zst .zip are read.")],
+    dataset: Annotated[str, typer.Option("--dataset", "-d", help="Dataset to import into.")] = "default",
+    format: Annotated[str | None, typer.Option("--format", "-f", help="Force a format (see `hubbub formats`).")
+                      ] = None,
+    mapping: Annotated[Path | None, typer.Option("--mapping", "-m", help="Column mapping file for CSV/JSONL.")
+                       ] = None,
+    keep_handles: Annotated[bool, typer.Option(
+        "--keep-handles", help="Opt in to storing raw author handles and unscrubbed raw records for this dataset."
+    )] = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Read files again even if the same bytes were imported into this dataset before.")] = False,
+    as_json: JsonOpt = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Import posts. Exit status: 0 all imported, 3 some records quarantined, 4 some file unreadable."""
+    path = _ws(workspace)
+    hb = Hubbub(path, create=True)
+    source = None
+    if mapping is not None:
+        source = _mapping_source(mapping)
+    elif format is not None:
+        try:
+            get_source(format)
+        except KeyError as exc:
+            _fail(str(exc.args[0]))
+    quiet = STATE["quiet"] or as_json
+    try:
+        with _progress(quiet) as prog:
+            summary = hb.import_files(paths, dataset, format=format, source=source,
+                                      keep_handles=keep_handles, progress=prog, force=force)
+    except (FileNotFoundError, ValueError) as exc:
+        _fail(str(exc))
+    finally:
+        hb.close()
+    if as_json:
+        sys.stdout.write(orjson.dumps(summary.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
+    elif not STATE["quiet"]:
+        _print_summary(summary)
+    else:
+        for f in summary.files:
+            if f.error:
+                err.print(Text(f"{f.path}: {f.error}"))
+    raise typer.Exit(summary.exit_code())
+
+
+def _mapping_source(mapping: Path) -> Any:
+    try:
+        from hubbub.sources.tabular import load_mapping, mapped_source
+    except ImportError:
+        _fail("column mappings are not available in this build")
+    try:
+        return mapped_source(load_mapping(mapping))
+    except (OSError, ValueError) as exc:
+        _fail(f"{mapping}: {exc}")
+
+
+class _RateColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        elapsed = task.elapsed or 0.0
+        rate = task.completed / elapsed if elapsed > 0 else 0.0
+        return Text(f"{int(task.completed):,} records  {rate:,.0f}/s", style="cyan")
+
+
+class _progress:
+    """Context manager giving a progress callback (file, records read) or None when quiet."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet or not err.is_terminal
+        self.p: Progress | None = None
+        self.tasks: dict[str, Any] = {}
+        self.last = 0.0
+
+    def __enter__(self) -> Any:
+        if self.quiet:
+            return None
+        self.p = Progress(SpinnerColumn(), TextColumn("{task.description}"), _RateColumn(), console=err,
+                          transient=False)
+        self.p.start()
+        return self.update
+
+    def update(self, file: str, done: int) -> None:
+        assert self.p is not None
+        if file not in self.tasks:
+            self.tasks[file] = self.p.add_task(Text(Path(file).name).plain, total=None)
+        self.p.update(self.tasks[file], completed=done)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.p is not None:
+            self.p.stop()
+
+
+def _print_summary(s: ImportSummary) -> None:
+    t = Table(title=f"import into dataset {s.dataset!r}", title_justify="left")
+    for c in ("file", "format", "status", "read", "imported", "duplicate", "quarantined", "skipped"):
+        t.add_column(c, justify="right" if c in ("read", "imported", "duplicate", "quarantined", "skipped")
+                     else "left")
+    for f in s.files:
+        style = {"failed": "red", "partial": "yellow"}.get(f.status, "")
+        t.add_row(Text(f.path), f.format or "-", Text(f.status, style=style), f"{f.read:,}", f"{f.imported:,}",
+                  f"{f.duplicate:,}", f"{f.quarantined:,}", f"{f.skipped:,}")
+    tot = s.to_dict()["totals"]
+    t.add_row(Text("total", style="bold"), "", "", f"{tot['read']:,}", f"{tot['imported']:,}",
+              f"{tot['duplicate']:,}", f"{tot['quarantined']:,}", f"{tot['skipped']:,}")
+    out.print(t)
+    for f in s.files:
+        if f.error:
+            err.print(Text(f"{f.path}: {f.error}", style="red" if f.status == "failed" else "yellow"))
+    if tot["quarantined"]:
+        err.print(Text(f"{tot['quarantined']:,} records quarantined: `hubbub quarantine` lists them."))
+
+
+# -- look -----------------------------------------------------------------------------------------
+@app.command()
+def datasets(as_json: JsonOpt = False, workspace: WorkspaceOpt = None) -> None:
+    """List datasets with their post, file and quarantine counts."""
+    with _open(workspace) as hb:
+        _emit(hb.datasets(), as_json, "datasets")
+
+
+@app.command()
+def stats(
+    dataset: DatasetOpt = None,
+    by: Annotated[list[str] | None, typer.Option("--by", help="platform, kind, lang, day, dataset (repeatable).")
+                  ] = None,
+    as_json: JsonOpt = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Post counts by platform, kind, declared language and day."""
+    with _open(workspace) as hb:
+        try:
+            tables = hb.stats(dataset, by=by or ("platform", "kind", "lang", "day"))
+        except ValueError as exc:
+            _fail(str(exc))
+    if as_json:
+        sys.stdout.write(orjson.dumps({k: v.to_pylist() for k, v in tables.items()},
+                                      option=orjson.OPT_INDENT_2 | orjson.OPT_NAIVE_UTC).decode() + "\n")
+        return
+    for name, table in tables.items():
+        _emit(table, False, name)
+
+
+@app.command()
+def export(
+    out_path: Annotated[Path, typer.Argument(metavar="OUT", help="Output file: .csv, .parquet or .jsonl.")],
+    format: Annotated[str | None, typer.Option("--format", "-f", help="csv, parquet or jsonl.")] = None,
+    dataset: DatasetOpt = None,
+    raw: Annotated[bool, typer.Option("--raw", help="Include the (pseudonymised) raw source record.")] = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Export posts (one row per post, account keys only)."""
+    if format is not None and format not in EXPORT_FORMATS:
+        _fail(f"unknown export format {format!r}; choose one of {', '.join(EXPORT_FORMATS)}")
+    with _open(workspace) as hb:
+        try:
+            n = hb.export(out_path, format=format, dataset=dataset, include_raw=raw)
+        except ValueError as exc:
+            _fail(str(exc))
+    if not STATE["quiet"]:
+        err.print(Text(f"wrote {n:,} posts to {out_path}"))
+
+
+@app.command()
+def formats(as_json: JsonOpt = False) -> None:
+    """List the input formats `hubbub import` detects (or takes with --format)."""
+    srcs = sorted(all_sources().values(), key=lambda s: s.name)
+    table = pa.table({"format": [s.name for s in srcs], "platform": [s.platform for s in srcs],
+                      "description": [s.description for s in srcs]})
+    _emit(table, as_json, "formats")
+
+
+@app.command()
+def snapshot(
+    out_dir: Annotated[Path, typer.Argument(metavar="DIR", help="Folder for the Parquet layout.")],
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Write posts as Parquet partitioned by dataset and day (the layout other engines such as Spark read)."""
+    with _open(workspace) as hb:
+        p = hb.store.snapshot(out_dir)
+    if not STATE["quiet"]:
+        err.print(Text(f"wrote {p}"))
+
+
+@quarantine_app.callback()
+def quarantine_list(
+    ctx: typer.Context,
+    dataset: DatasetOpt = None,
+    all_: Annotated[bool, typer.Option("--all", help="Include records resolved by a retry.")] = False,
+    as_json: JsonOpt = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """List quarantined records: file, line or offset, format and reason."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with _open(workspace) as hb:
+        _emit(hb.quarantine(dataset, include_resolved=all_), as_json, "quarantine")
+
+
+@quarantine_app.command("retry")
+def quarantine_retry(
+    dataset: DatasetOpt = None,
+    format: Annotated[str | None, typer.Option("--format", "-f", help="Map with this format instead.")] = None,
+    mapping: Annotated[Path | None, typer.Option("--mapping", "-m", help="Map with this column mapping.")] = None,
+    as_json: JsonOpt = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Map quarantined records again (after fixing a mapping); those that now map are imported."""
+    source = _mapping_source(mapping) if mapping else None
+    with _open(workspace) as hb:
+        r = hb.retry_quarantine(dataset, format=format, source=source)
+    d = {"tried": r.tried, "resolved": r.resolved, "still_quarantined": r.still_quarantined,
+         "imported": r.imported, "duplicate": r.duplicate}
+    if as_json:
+        sys.stdout.write(orjson.dumps(d).decode() + "\n")
+    else:
+        _emit(pa.table({k: [v] for k, v in d.items()}), False, "quarantine retry")
+    raise typer.Exit(3 if r.still_quarantined else 0)
+
+
+# -- output ---------------------------------------------------------------------------------------
+def _emit(table: pa.Table, as_json: bool, title: str) -> None:
+    if as_json:
+        sys.stdout.write(orjson.dumps(table.to_pylist(), option=orjson.OPT_INDENT_2 | orjson.OPT_NAIVE_UTC,
+                                      default=str).decode() + "\n")
+        return
+    t = Table(title=None if STATE["quiet"] else title, title_justify="left")
+    for name in table.column_names:
+        numeric = pa.types.is_integer(table[name].type) or pa.types.is_floating(table[name].type)
+        t.add_column(name, justify="right" if numeric else "left", overflow="fold")
+    for row in table.to_pylist():
+        # Text() never interprets markup: values (post text, file names) are shown as they are.
+        t.add_row(*[Text(_fmt(v)) for v in row.values()])
+    out.print(t)
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, int) and not isinstance(v, bool):
+        return f"{v:,}"
+    if hasattr(v, "isoformat"):
+        return v.isoformat().replace("+00:00", "Z")
+    return str(v)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
