@@ -17,7 +17,6 @@ import orjson
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
-import zstandard
 
 from hubbub.analyze import stats as st
 from hubbub.ingest.importer import ImportSummary, Progress, RetryResult, import_paths, retry_quarantined
@@ -105,7 +104,8 @@ class Hubbub:
             "SELECT * FROM posts WHERE (? IS NULL OR dataset = ?) ORDER BY created_at, platform, post_id",
             [dataset, dataset],
         )
-        table = _with_raw_json(table) if include_raw else table.drop_columns(["raw"])
+        if not include_raw:
+            table = table.drop_columns(["raw"])
         out.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "parquet":
             pq.write_table(table, out, compression="zstd")
@@ -127,10 +127,3 @@ def _lists_as_json(table: pa.Table) -> pa.Table:
                            pa.string())
         cols.append(col)
     return pa.table(cols, names=table.column_names)
-
-
-def _with_raw_json(table: pa.Table) -> pa.Table:
-    d = zstandard.ZstdDecompressor()
-    raw = pa.array([None if b is None else d.decompress(b).decode("utf-8", "replace")
-                    for b in table["raw"].to_pylist()], pa.string())
-    return table.set_column(table.column_names.index("raw"), "raw", raw)

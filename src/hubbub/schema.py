@@ -48,7 +48,7 @@ POST_SCHEMA = pa.schema(
         ("source_file", pa.string()),
         ("source_locator", pa.string()),  # "line 12", "line 3 data[4]", "offset 1024", ...
         ("import_run", pa.string()),
-        ("raw", pa.binary()),  # zstd-compressed, pseudonymised JSON of the source record
+        ("raw", pa.string()),  # pseudonymised JSON of the source record (compressed by the store)
     ]
 )
 POST_COLUMNS = tuple(POST_SCHEMA.names)

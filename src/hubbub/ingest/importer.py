@@ -12,28 +12,32 @@ Guarantees (tested):
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+import multiprocessing as mp
+import os
+import sys
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from hubbub.ingest.rows import RowBuilder
+from hubbub.ingest.mapper import Chunk, FileJob, Mapper, worker_init, worker_map
 from hubbub.privacy import Pseudonymiser, Sealer
-from hubbub.sources.base import Bad, MappingError, Record, Source
+from hubbub.sources.base import Record, Source
 from hubbub.sources.files import (
     InputFile,
     UnreadableFile,
     find_inputs,
     fingerprint,
     open_input,
+    size_of,
 )
 from hubbub.sources.registry import detect, get_source
 from hubbub.store.store import Store
 
-BATCH = 20_000
-PROGRESS_EVERY = 2_000
+PROGRESS_EVERY = 5_000  # records per chunk when mapping in this process
 MIN_CONFIDENCE = 0.3
 
 Progress = Callable[[str, int], None]
@@ -94,6 +98,7 @@ def import_paths(
     progress: Progress | None = None,
     source: Source | None = None,
     force: bool = False,
+    workers: int | None = None,
 ) -> ImportSummary:
     """Import files and folders into ``dataset``. ``fmt`` forces one format for every file;
     ``source`` passes a configured source object (e.g. a CSV with a column mapping). A file
@@ -106,11 +111,37 @@ def import_paths(
     sealer = Sealer(secret)
     store.ensure_dataset(dataset, keep_handles)
     summary = ImportSummary(dataset)
-    for f in find_inputs(paths):
-        summary.files.append(
-            _import_file(store, f, dataset, forced, keep_handles, pseudo, sealer, progress, force)
-        )
+    pool = _LazyPool(secret, workers if workers is not None else (os.cpu_count() or 1))
+    try:
+        for f in find_inputs(paths):
+            summary.files.append(
+                _import_file(store, f, dataset, forced, keep_handles, pseudo, sealer, progress, force, pool)
+            )
+    finally:
+        pool.close()
     return summary
+
+
+class _LazyPool:
+    """Starts worker processes the first time a file is big enough to be worth them."""
+
+    MIN_BYTES = 16 << 20
+
+    def __init__(self, secret: bytes, workers: int) -> None:
+        self.secret = secret
+        self.workers = workers
+        self.pool: _Pool | None = None
+
+    def get(self, f: InputFile) -> _Pool | None:
+        if self.workers < 2 or size_of(f) < self.MIN_BYTES:
+            return None
+        if self.pool is None:
+            self.pool = _Pool(self.secret, self.workers)
+        return self.pool
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
 
 
 def _import_file(
@@ -123,6 +154,7 @@ def _import_file(
     sealer: Sealer,
     progress: Progress | None,
     force: bool = False,
+    pool: _LazyPool | None = None,
 ) -> FileResult:
     res = FileResult(f.display)
     try:
@@ -148,9 +180,10 @@ def _import_file(
                 if src is None or conf < MIN_CONFIDENCE:
                     raise UnreadableFile(_unknown_format(head))
             res.format = src.name
+            job = FileJob(src, dataset, f.display, import_id, keep_handles)
+            use_pool = pool.get(f) if pool is not None else None
             with store.transaction():
-                _read_into(store, src, stream, res, f, dataset, import_id, keep_handles,
-                           pseudo, sealer, progress)
+                _read_into(store, job, stream, res, pseudo, sealer, progress, use_pool)
                 _record_file(store, res, dataset, fp, import_id)
     except UnreadableFile as exc:
         res.status, res.error = "failed", str(exc)
@@ -158,90 +191,126 @@ def _import_file(
 
 
 def _read_into(
-    store: Store, src: Source, stream: Any, res: FileResult, f: InputFile, dataset: str,
-    import_id: str, keep_handles: bool, pseudo: Pseudonymiser, sealer: Sealer,
-    progress: Progress | None,
+    store: Store, job: FileJob, stream: Any, res: FileResult, pseudo: Pseudonymiser, sealer: Sealer,
+    progress: Progress | None, pool: _Pool | None,
 ) -> None:
-    rows = RowBuilder(pseudo, dataset, f.display, import_id, keep_handles, src.platform)
-    quarantine: list[list[Any]] = []
-
-    def flush() -> None:
-        if len(rows):
-            n = len(rows)
-            new = store.insert_posts(rows.take())
-            res.imported += new
-            res.duplicate += n - new
-        if quarantine:
-            store.con.executemany(
-                """INSERT INTO quarantine SELECT ?, ?, ?, ?, ?, ?, ?, FALSE
-                WHERE NOT EXISTS (SELECT 1 FROM quarantine WHERE import_id = ? AND locator = ?)""",
-                [q + [q[1], q[3]] for q in quarantine],
-            )
-            res.quarantined += len(quarantine)
-            quarantine.clear()
+    if pool is not None and _line_based(job.source) and _first_line_is_json(stream):
+        chunks = pool.map_lines(job, stream, res)
+    else:
+        chunks = _map_here(job, stream, res, pseudo, sealer)
+    for chunk in chunks:
+        _store_chunk(store, chunk, res)
         if progress:
-            progress(f.display, res.read)
+            progress(job.source_file, res.read)
 
-    def bad(locator: str, raw: bytes, reason: str) -> None:
-        res.read += 1
-        quarantine.append([dataset, import_id, f.display, locator, src.name, reason, sealer.seal(raw)])
 
-    records: Iterable[Record] = src.records(stream)
+def _map_here(job: FileJob, stream: Any, res: FileResult, pseudo: Pseudonymiser, sealer: Sealer
+              ) -> Iterator[Chunk]:
+    m = Mapper(job, pseudo, sealer)
+    records = _guarded(job.source.records(stream), res)
+    for rec in records:
+        m.feed(rec)
+        if m.pending() >= PROGRESS_EVERY:
+            yield m.take()
+    yield m.take()
+
+
+def _guarded(records: Iterable[Record], res: FileResult) -> Iterator[Record]:
+    """Records until the input breaks; a truncated or corrupt file keeps what was read before."""
     it = iter(records)
     last = "start of file"
-    reported = 0
     while True:
         try:
             rec = next(it)
         except StopIteration:
-            break
+            return
         except (EOFError, OSError, ValueError) as exc:
-            # Truncated or corrupt compressed data, or undecodable text mid-file: keep what was
-            # read, report where it stopped.
             res.status = "partial"
             res.error = f"stopped after {last}: {_describe(exc)}"
-            break
+            return
         last = rec.locator
-        if rec.obj is None:
-            bad(rec.locator, rec.raw, rec.error or "unreadable record")
-        else:
-            _map_record(src, rec, rows, res, bad)
-        if len(rows) >= BATCH or len(quarantine) >= BATCH:
-            flush()
-        elif progress and res.read - reported >= PROGRESS_EVERY:
-            reported = res.read
-            progress(f.display, res.read)
-    flush()
+        yield rec
 
 
-def _map_record(
-    src: Source, rec: Record, rows: RowBuilder, res: FileResult, bad: Callable[[str, bytes, str], None]
-) -> None:
-    """Map one record into ``rows``; every item ends counted as read and as one outcome."""
+def _store_chunk(store: Store, chunk: Chunk, res: FileResult) -> None:
+    if chunk.rows is not None and chunk.rows.num_rows:
+        n = chunk.rows.num_rows
+        new = store.insert_posts(chunk.rows)
+        res.imported += new
+        res.duplicate += n - new
+    if chunk.quarantine:
+        store.con.executemany(
+            """INSERT INTO quarantine SELECT ?, ?, ?, ?, ?, ?, ?, FALSE
+            WHERE NOT EXISTS (SELECT 1 FROM quarantine WHERE import_id = ? AND locator = ?)""",
+            [q + [q[1], q[3]] for q in chunk.quarantine],
+        )
+        res.quarantined += len(chunk.quarantine)
+    res.read += chunk.read
+    res.skipped += chunk.skipped
+
+
+def _line_based(src: Source) -> bool:
+    return type(src).records is Source.records
+
+
+def _first_line_is_json(stream: Any) -> bool:
+    head = stream.peek(1 << 20)
+    first = head.split(b"\n", 1)[0]
+    if b"\n" not in head[: 1 << 20] or not first.strip():
+        return False
     try:
-        items = list(src.map(rec.obj))
-    except MappingError as exc:
-        bad(rec.locator, rec.raw, str(exc))
-        return
-    except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
-        bad(rec.locator, rec.raw, f"unexpected record shape: {type(exc).__name__}: {exc}")
-        return
-    if not items:
-        res.read += 1
-        res.skipped += 1  # a record that holds no post (user object, count bucket, ...)
-        return
-    for item in items:
-        if isinstance(item, Bad):
-            loc = f"{rec.locator} {item.locator}".strip()
-            bad(loc, orjson.dumps(item.raw, option=orjson.OPT_NON_STR_KEYS, default=str), item.reason)
-            continue
+        orjson.loads(first)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
+class _Pool:
+    """Worker processes that map chunks of JSON lines while this process writes the store."""
+
+    CHUNK_BYTES = 4 << 20
+
+    def __init__(self, secret: bytes, workers: int) -> None:
+        # fork on Linux: fast, and scripts need no ``if __name__ == "__main__"`` guard. The children
+        # only map records; they never touch the store connection inherited from this process.
+        method = "fork" if sys.platform.startswith("linux") else "spawn"
+        ctx = mp.get_context(method)
+        self.pool = ctx.Pool(workers, initializer=worker_init, initargs=(secret,))
+        self.window = 2 * workers
+
+    def close(self) -> None:
+        self.pool.terminate()
+        self.pool.join()
+
+    def map_lines(self, job: FileJob, stream: Any, res: FileResult) -> Iterator[Chunk]:
+        jobd = {"source": job.source.name, "dataset": job.dataset, "source_file": job.source_file,
+                "import_id": job.import_id, "keep_handles": job.keep_handles}
+        pending: deque[Any] = deque()
+        for c in self._chunks(stream, res):  # read here, map there, a bounded window in flight
+            pending.append(self.pool.apply_async(worker_map, ((jobd, c),)))
+            if len(pending) >= self.window:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()
+
+    def _chunks(self, stream: Any, res: FileResult) -> Iterator[list[tuple[int, bytes]]]:
+        chunk: list[tuple[int, bytes]] = []
+        size = 0
+        lineno = 0
         try:
-            rows.add(item, rec.locator)
-        except MappingError as exc:
-            loc = f"{rec.locator} {item.get('locator') or ''}".strip()
-            bad(loc, orjson.dumps(item.get("raw"), option=orjson.OPT_NON_STR_KEYS, default=str), str(exc))
-            continue
-        res.read += 1
+            for lineno, line in enumerate(stream, start=1):  # noqa: B007 - lineno used after the loop
+                if not line.strip():
+                    continue
+                chunk.append((lineno, line))
+                size += len(line)
+                if size >= self.CHUNK_BYTES:
+                    yield chunk
+                    chunk, size = [], 0
+        except (EOFError, OSError, ValueError) as exc:
+            res.status = "partial"
+            res.error = f"stopped after line {lineno}: {_describe(exc)}"
+        if chunk:
+            yield chunk
 
 
 def _record_file(store: Store, res: FileResult, dataset: str, fp: str, import_id: str) -> None:
@@ -297,23 +366,22 @@ def retry_quarantined(
             out.tried += 1
             src = forced or get_source(q["format"])
             keeps = bool(store.dataset_keeps_handles(q["dataset"]))
-            rows = RowBuilder(pseudo, q["dataset"], q["source_file"], q["import_id"], keeps, src.platform)
-            res = FileResult(q["source_file"], src.name)
+            m = Mapper(FileJob(src, q["dataset"], q["source_file"], q["import_id"], keeps), pseudo, sealer)
             raw = sealer.open(q["raw_sealed"])
-            reasons: list[str] = []
             try:
                 obj = orjson.loads(raw)
             except orjson.JSONDecodeError as exc:
-                reasons.append(f"invalid JSON ({exc})")
+                m.feed(Record(q["locator"], raw, None, f"invalid JSON ({exc})"))
             else:
-                _map_record(src, Record(q["locator"], raw, obj), rows, res,
-                            lambda loc, _raw, why: reasons.append(f"{loc}: {why}"))
-            if reasons:
+                m.feed(Record(q["locator"], raw, obj))
+            chunk = m.take()
+            if chunk.quarantine:
                 out.still_quarantined += 1
-                store.con.execute("UPDATE quarantine SET reason = ? WHERE rowid = ?", ["; ".join(reasons), q["rid"]])
+                reason = "; ".join(f"{c[3]}: {c[5]}" for c in chunk.quarantine)
+                store.con.execute("UPDATE quarantine SET reason = ? WHERE rowid = ?", [reason, q["rid"]])
                 continue
-            n = len(rows)
-            new = store.insert_posts(rows.take()) if n else 0
+            n = chunk.rows.num_rows if chunk.rows is not None else 0
+            new = store.insert_posts(chunk.rows) if n else 0
             out.imported += new
             out.duplicate += n - new
             out.resolved += 1

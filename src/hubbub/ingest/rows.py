@@ -8,14 +8,11 @@ from typing import Any
 
 import orjson
 import pyarrow as pa
-import zstandard
 
-from hubbub.privacy import Pseudonymiser, scrub_bytes, scrub_mentions
+from hubbub.privacy import MENTION_RE, Pseudonymiser, handles_in_links, lowered_idents, scrub_lowered, scrub_mentions
 from hubbub.schema import KINDS, POST_COLUMNS, POST_SCHEMA
 from hubbub.sources.base import Draft, MappingError
 from hubbub.urls import canonical_url
-
-_ZSTD = zstandard.ZstdCompressor(level=3)
 
 
 def content_key(platform: str, author_ref: str | None, created_at: datetime, text: str | None) -> str:
@@ -94,27 +91,37 @@ class RowBuilder:
                 mention_keys[hl] = k  # type: ignore[assignment]
             return k
 
+        pairs = [(u, expanded) for u, expanded in d.get("urls") or () if expanded or u]
+        raw_obj = d.get("raw")
+        raw = orjson.dumps(raw_obj, option=orjson.OPT_NON_STR_KEYS).decode() if raw_obj is not None else "null"
+        url_idents: list[tuple[str, str, str]] = []
+        if not self.keep_handles:
+            # Links keep their domain and path, except a handle in a profile/status path.
+            in_links = [hl for u, expanded in pairs for hl in handles_in_links(expanded or u)]
+            url_idents = lowered_idents({h: key(plat, None, h) for plat, h in in_links})  # type: ignore[misc]
+            linked = handles_in_links(raw) + in_links
+            if "@" in raw:  # @handles quoted inside the record (e.g. in a referenced post's text)
+                linked.extend((platform, h) for h in MENTION_RE.findall(raw))
+            for plat, h in linked:
+                if h not in repl:
+                    repl[h] = key(plat, None, h)  # type: ignore[assignment]
         urls: list[str] = []
         canon: list[str] = []
         domains: list[str] = []
-        for u, expanded in d.get("urls") or ():
+        for u, expanded in pairs:
             full = expanded or u
-            if not full:
-                continue
             c, dom = canonical_url(full)
-            if not self.keep_handles and repl:
-                full = scrub_bytes(full.encode(), repl).decode()
-                c = scrub_bytes(c.encode(), repl).decode()
+            if url_idents:
+                full = scrub_lowered(full, url_idents)
+                c = scrub_lowered(c, url_idents)
             urls.append(full)
             canon.append(c)
             if dom and dom not in domains:
                 domains.append(dom)
 
-        raw_obj = d.get("raw")
-        raw = orjson.dumps(raw_obj, option=orjson.OPT_NON_STR_KEYS) if raw_obj is not None else b"null"
         if not self.keep_handles:
             text = scrub_mentions(text, key_for)
-            raw = scrub_bytes(raw, repl)
+            raw = scrub_lowered(raw, lowered_idents(repl))
 
         c = self.cols
         c["platform"].append(platform)
@@ -143,7 +150,7 @@ class RowBuilder:
         sub = d.get("locator")
         c["source_locator"].append(f"{locator} {sub}" if sub else locator)
         c["import_run"].append(self.import_id)
-        c["raw"].append(_ZSTD.compress(raw))
+        c["raw"].append(raw)
 
     def take(self) -> pa.Table:
         table = pa.table(self.cols, schema=POST_SCHEMA)
@@ -164,7 +171,3 @@ def _s(v: Any) -> str | None:
     if v is None or v == "":
         return None
     return str(v)
-
-
-def decompress_raw(blob: bytes) -> Any:
-    return orjson.loads(zstandard.ZstdDecompressor().decompress(blob))

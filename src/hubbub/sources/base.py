@@ -97,15 +97,19 @@ def json_records(stream: IO[bytes], unwrap: bool = True) -> Iterator[Record]:
 
 def _lines(lines: Iterable[bytes], start: int, unwrap: bool) -> Iterator[Record]:
     for i, line in enumerate(lines, start=start):
-        if not line.strip():
-            continue
-        loc = f"line {i}"
-        try:
-            obj = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            yield Record(loc, line.rstrip(b"\r\n"), None, f"invalid JSON ({exc})")
-            continue
-        yield from _expand(loc, line, obj, unwrap)
+        if line.strip():
+            yield from parse_line(i, line, unwrap)
+
+
+def parse_line(lineno: int, line: bytes, unwrap: bool = True) -> Iterator[Record]:
+    """Records of one JSON line (several when the line holds a list or HTTP recordings)."""
+    loc = f"line {lineno}"
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        yield Record(loc, line.rstrip(b"\r\n"), None, f"invalid JSON ({exc})")
+        return
+    yield from _expand(loc, line, obj, unwrap)
 
 
 def _expand(loc: str, raw: bytes, obj: Any, unwrap: bool) -> Iterator[Record]:

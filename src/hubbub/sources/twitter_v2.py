@@ -81,6 +81,8 @@ def _tweet(t: dict[str, Any], inc: _Includes, collected: Any, loc: str) -> Draft
     for rt in ref_tweets:
         u = inc.users.get(rt.get("author_id"))
         accounts.append((rt.get("author_id"), (u or {}).get("username"), (u or {}).get("name")))
+        accounts.extend((m.get("id"), m.get("username"), None)
+                        for m in (rt.get("entities") or {}).get("mentions") or () if isinstance(m, dict))
     if t.get("in_reply_to_user_id"):
         u = inc.users.get(t["in_reply_to_user_id"]) or {}
         accounts.append((t["in_reply_to_user_id"], u.get("username"), u.get("name")))
@@ -92,7 +94,7 @@ def _tweet(t: dict[str, Any], inc: _Includes, collected: Any, loc: str) -> Draft
         mentions=[_mention(m, inc) for m in (t.get("entities") or {}).get("mentions") or ()],
         media_types=[m.get("type") for m in media if m.get("type")],
         accounts=accounts,
-        raw={"tweet": t, "author": author or None, "referenced_tweets": ref_tweets or None,
+        raw={"tweet": t, "author": _account(author), "referenced_tweets": ref_tweets or None,
              "media": media or None},
     )
     _kind(draft, refs)
@@ -118,10 +120,19 @@ def _flat(t: dict[str, Any]) -> Iterator[Draft]:
         media_types=[m.get("type") for m in (t.get("attachments") or {}).get("media") or ()
                      if isinstance(m, dict) and m.get("type")],
         accounts=accounts,
-        raw=t,
+        raw={**t, "author": _account(author)} if "author" in t else t,
     )
     _kind(draft, refs)
     yield draft
+
+
+# Account fields kept in the raw record: enough to re-map the post. Profile fields (bio,
+# location, avatar, website, pinned post) are dropped: Hubbub keeps no per-person profiles.
+_ACCOUNT_KEEP = ("id", "username", "name", "verified", "verified_type", "protected", "created_at", "public_metrics")
+
+
+def _account(u: dict[str, Any]) -> dict[str, Any] | None:
+    return {k: u[k] for k in _ACCOUNT_KEEP if k in u} or None
 
 
 def _common(t: dict[str, Any], collected: Any, loc: str) -> Draft:

@@ -1,0 +1,26 @@
+from hubbub.privacy import Pseudonymiser, scrub_text
+
+
+def test_scrub_whole_words_case_insensitive():
+    r = {"LachiVeronica": "acct_1", "Veronica Lachi": "acct_1", "1379899464345923590": "acct_1", "al": "acct_2"}
+    s = ('{"username": "LachiVeronica", "name": "Veronica Lachi", "id": "1379899464345923590", '
+         '"url": "https://twitter.com/lachiveronica/status/1", "other": "113798994643459235901", '
+         '"text": "al, also alfalfa"}')
+    out = scrub_text(s, r)
+    assert "LachiVeronica" not in out and "lachiveronica" not in out and "Veronica Lachi" not in out
+    assert '"id": "acct_1"' in out
+    assert "113798994643459235901" in out  # a longer number is not the id
+    assert "acct_2, also alfalfa" in out  # whole words only
+
+
+def test_scrub_unicode_lowercase_length_change_falls_back():
+    r = {"İstanbulHaber": "acct_9"}
+    assert scrub_text("RT İstanbulHaber: x", r) == "RT acct_9: x"
+
+
+def test_keys_are_per_platform_and_stable():
+    p = Pseudonymiser(b"k" * 32)
+    assert p.key("twitter", None, "Alice") == p.key("twitter", None, "@alice")
+    assert p.key("twitter", None, "alice") != p.key("mastodon", None, "alice")
+    assert p.key("twitter", "12", None) != p.key("twitter", None, "12")
+    assert Pseudonymiser(b"x" * 32).key("twitter", None, "alice") != p.key("twitter", None, "alice")
