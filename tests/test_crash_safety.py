@@ -47,7 +47,7 @@ def _dump(ws_path: Path) -> dict:
     sealer = Sealer(ws.secret())
     with Store(ws) as st:
         posts = st.query("SELECT * FROM posts ORDER BY platform, post_id").to_pylist()
-        q = st.query("SELECT * EXCLUDE (raw_sealed), raw_sealed FROM quarantine ORDER BY import_id, locator").to_pylist()
+        q = st.query("SELECT * FROM quarantine ORDER BY import_id, locator").to_pylist()
         files = st.query("SELECT * EXCLUDE (imported_at) FROM files ORDER BY import_id").to_pylist()
         datasets = st.query("SELECT name, keep_handles FROM datasets").to_pylist()
     for r in q:  # sealed bytes carry a random IV: compare what they hold

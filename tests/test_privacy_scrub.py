@@ -24,3 +24,13 @@ def test_keys_are_per_platform_and_stable():
     assert p.key("twitter", None, "alice") != p.key("mastodon", None, "alice")
     assert p.key("twitter", "12", None) != p.key("twitter", None, "12")
     assert Pseudonymiser(b"x" * 32).key("twitter", None, "alice") != p.key("twitter", None, "alice")
+
+
+def test_numeric_ids_in_json_stay_valid_json():
+    import orjson
+
+    from hubbub.privacy import lowered_idents, scrub_lowered
+
+    raw = orjson.dumps({"from_id": {"user_id": 6482024171}, "peer": "6482024171", "n": 164820241712})
+    out = scrub_lowered(raw.decode(), lowered_idents({"6482024171": "acct_1"}), json=True)
+    assert orjson.loads(out) == {"from_id": {"user_id": "acct_1"}, "peer": "acct_1", "n": 164820241712}

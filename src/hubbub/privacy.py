@@ -47,7 +47,17 @@ class Pseudonymiser:
         return k
 
 
-MENTION_RE = re.compile(r"(?<![\w@/])@([A-Za-z0-9_]{1,50}(?:@[A-Za-z0-9_.\-]*[A-Za-z0-9_])?)")
+# Handles may hold dots and dashes inside (Bluesky handles are domain names; Mastodon adds
+# "@instance"), never at the end: "@name." at the end of a sentence is "name".
+# The literal "@" comes first so the regex engine can skip ahead to it; the lookbehind then checks
+# the character before it (no letter, digit, "_", "@" or "/": not an e-mail address or a path).
+MENTION_RE = re.compile(
+    r"@(?<![\w@/]@)([A-Za-z0-9_](?:[A-Za-z0-9_.\-]{0,252}[A-Za-z0-9_])?(?:@[A-Za-z0-9_.\-]*[A-Za-z0-9_])?)"
+)
+
+
+# Reddit names users as u/name or /u/name.
+REDDIT_USER_RE = re.compile(r"(?<![\w/])(/?u/)([A-Za-z0-9_\-]{3,20})(?![\w\-])")
 
 
 def scrub_mentions(text: str | None, key_for: Callable[[str], str | None]) -> str | None:
@@ -77,8 +87,9 @@ def lowered_idents(replacements: dict[str, str]) -> list[tuple[str, str, str]]:
     return [(k, k.lower(), v) for k, v in replacements.items() if len(k) >= 2]
 
 
-def scrub_lowered(text: str, idents: list[tuple[str, str, str]]) -> str:
-    """scrub_text with the identity strings prepared by ``lowered_idents``."""
+def scrub_lowered(text: str, idents: list[tuple[str, str, str]], json: bool = False) -> str:
+    """scrub_text with the identity strings prepared by ``lowered_idents``. With ``json``, a
+    numeric id standing as a JSON number is replaced by a quoted key, so the JSON stays valid."""
     if not text or not idents:
         return text
     low = text.lower()
@@ -87,11 +98,13 @@ def scrub_lowered(text: str, idents: list[tuple[str, str, str]]) -> str:
     spans: list[tuple[int, int, str]] = []
     n = len(low)
     for _, il, key in idents:
+        numeric = il.isdigit()
         start = low.find(il)
         while start != -1:
             end = start + len(il)
             if (start == 0 or not _isword(low[start - 1])) and (end == n or not _isword(low[end])):
-                spans.append((start, end, key))
+                if (not numeric or _numeric_ok(text, start, end, len(il), json)) and not _in_host(low, start, end):
+                    spans.append((start, end, key))
             start = low.find(il, start + 1)
     if not spans:
         return text
@@ -102,10 +115,44 @@ def scrub_lowered(text: str, idents: list[tuple[str, str, str]]) -> str:
         if start < pos:  # overlaps a longer identity already replaced
             continue
         out.append(text[pos:start])
+        if json and text[start:end].isdigit() and _json_number(text, start, end):
+            key = f'"{key}"'
         out.append(key)
         pos = end
     out.append(text[pos:])
     return "".join(out)
+
+
+def _in_host(low: str, start: int, end: int) -> bool:
+    """Is low[start:end] a label of a link's host name (``www.<name>.co.uk``)? Site names are
+    content, not account references, and links must stay intact."""
+    if low[end:end + 1] != "." and low[start - 1:start] != ".":
+        return False
+    head = low[max(0, start - 80):start]
+    cut = head.rfind("//")
+    if cut == -1:
+        return False
+    between = head[cut + 2:]
+    return not any(c in between for c in '/ "\'\n@')
+
+
+def _json_number(text: str, start: int, end: int) -> bool:
+    """Is text[start:end] a JSON number value (not part of a string)?"""
+    before = text[max(0, start - 16):start].rstrip()[-1:]
+    after = text[end:end + 16].lstrip()[:1]
+    return before in (":", "[", ",") and after in (",", "}", "]", "")
+
+
+def _numeric_ok(text: str, start: int, end: int, length: int, json: bool) -> bool:
+    """Long numeric ids are replaced wherever they stand alone; short ones (years, counts look
+    the same) only where they are a whole JSON value."""
+    if length >= 6:
+        return True
+    if not json:
+        return False
+    if _json_number(text, start, end):
+        return True
+    return text[start - 1:start] == '"' and text[end:end + 1] == '"'
 
 
 def _isword(c: str) -> bool:
@@ -162,27 +209,37 @@ class Sealer:
 
 # Links that name an account in their path: (platform, pattern). The handle is pseudonymised
 # wherever it appears in the post, like any other account reference.
+_H = r"(?=[/?\"\s]|$)"  # end of the path segment
+_NOT_A_HANDLE = r"(?!i/|search|hashtag/|intent/|home|share|explore|status/)"
+# Every pattern starts with a literal so the regex engine can skip ahead to it; they run on
+# lower-cased text (case-insensitive patterns are much slower in Python's re).
+class _Link:
+    """A profile-link pattern over lower-cased text, with a literal that must be present."""
+
+    def __init__(self, prefix: str, pattern: str) -> None:
+        self.prefix = prefix
+        self.regex = re.compile(pattern)
+
+
 _PROFILE_URLS = [
-    ("twitter", re.compile(r"(?:^|//|\.|\b)(?:twitter|x)\.com/(?!i/|search|hashtag/|intent/|home|share|explore)"
-                           r"([A-Za-z0-9_]{2,15})(?=[/?\"\s]|$)", re.IGNORECASE)),
-    ("reddit", re.compile(r"reddit\.com/(?:u|user)/([A-Za-z0-9_\-]{3,20})", re.IGNORECASE)),
-    ("youtube", re.compile(r"youtube\.com/@([A-Za-z0-9_.\-]{3,30})", re.IGNORECASE)),
-    ("telegram", re.compile(r"(?:^|//)t\.me/(?!s/|joinchat|\+)([A-Za-z0-9_]{5,32})", re.IGNORECASE)),
-    ("bluesky", re.compile(r"bsky\.app/profile/([A-Za-z0-9_.:\-]{3,253})", re.IGNORECASE)),
-    ("mastodon", re.compile(r"https?://[^/\s\"]+/@([A-Za-z0-9_]{1,30})(?=[/?\"\s]|$)", re.IGNORECASE)),
+    ("twitter", _Link("twitter.com/", r"twitter\.com/" + _NOT_A_HANDLE + r"([a-z0-9_]{2,15})" + _H)),
+    ("twitter", _Link("x.com/", r"x\.com/(?<![\w.\-]x\.com/)" + _NOT_A_HANDLE + r"([a-z0-9_]{2,15})" + _H)),
+    ("reddit", _Link("reddit.com/u", r"reddit\.com/u(?:ser)?/([a-z0-9_\-]{3,20})")),
+    ("youtube", _Link("youtube.com/@", r"youtube\.com/@([a-z0-9_.\-]{3,30})")),
+    ("telegram", _Link("t.me/", r"t\.me/(?<![\w.\-]t\.me/)(?!s/|joinchat|\+)([a-z0-9_]{5,32})")),
+    ("bluesky", _Link("bsky.app/profile/", r"bsky\.app/profile/([a-z0-9_.:\-]{3,253})")),
+    ("mastodon", _Link("/@", r"/@([a-z0-9_]{1,30})" + _H)),
 ]
-
-
-_PREFILTER = ("twitter.com/", "x.com/", "reddit.com/u", "youtube.com/@", "t.me/", "bsky.app/profile/", "/@")
 
 
 def handles_in_links(text: str) -> list[tuple[str, str]]:
     """(platform, handle) of accounts named in links' paths anywhere in ``text``
     (e.g. ``x.com/<handle>/status/1``)."""
     low = text.lower()
-    if not any(p in low for p in _PREFILTER):
-        return []
+    if len(low) != len(text):
+        low = text  # rare: case-changing letters alter lengths; scan the text as it is
     out = []
     for platform, pat in _PROFILE_URLS:
-        out.extend((platform, m.group(1)) for m in pat.finditer(text))
+        if pat.prefix in low:
+            out.extend((platform, text[m.start(1):m.end(1)]) for m in pat.regex.finditer(low))
     return out

@@ -9,7 +9,15 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
-from hubbub.privacy import MENTION_RE, Pseudonymiser, handles_in_links, lowered_idents, scrub_lowered, scrub_mentions
+from hubbub.privacy import (
+    MENTION_RE,
+    REDDIT_USER_RE,
+    Pseudonymiser,
+    handles_in_links,
+    lowered_idents,
+    scrub_lowered,
+    scrub_mentions,
+)
 from hubbub.schema import KINDS, POST_COLUMNS, POST_SCHEMA
 from hubbub.sources.base import Draft, MappingError
 from hubbub.urls import canonical_url
@@ -121,7 +129,9 @@ class RowBuilder:
 
         if not self.keep_handles:
             text = scrub_mentions(text, key_for)
-            raw = scrub_lowered(raw, lowered_idents(repl))
+            if platform == "reddit" and text and "u/" in text:
+                text = REDDIT_USER_RE.sub(lambda m: m.group(1) + (key_for(m.group(2)) or m.group(2)), text)
+            raw = scrub_lowered(raw, lowered_idents(repl), json=True)
 
         c = self.cols
         c["platform"].append(platform)

@@ -100,7 +100,7 @@ def open_input(f: InputFile) -> Iterator[IO[bytes]]:
         if f.member is None:
             if f.path.suffix.lower() == ".zip":
                 raise UnreadableFile("not a valid zip archive")
-            raw: IO[bytes] = open(f.path, "rb")
+            raw: IO[bytes] = open(f.path, "rb", buffering=1 << 20)
             name = f.path.name
         else:
             try:

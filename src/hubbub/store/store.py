@@ -93,17 +93,18 @@ class Store:
     def insert_posts(self, batch: pa.Table) -> int:
         """Insert posts not yet stored; for stored ones, take engagement counts collected later.
 
-        Within the batch and against the store, a post is identified by (platform, post_id).
+        Within the batch and against the store, a post is identified by (platform, post_id); of
+        copies in one batch the one with the latest engagement_at wins, then the first read.
         Returns the number of new rows."""
         con = self.con
-        con.register("_batch", batch)
+        con.register("_batch", batch.append_column("_ord", pa.array(range(batch.num_rows), pa.int64())))
         try:
             cols = ", ".join(POST_COLUMNS)
             con.execute(
                 f"""CREATE OR REPLACE TEMP TABLE _new AS
                 SELECT {cols} FROM (
                   SELECT *, row_number() OVER (PARTITION BY platform, post_id
-                     ORDER BY engagement_at DESC NULLS LAST, source_file, source_locator) AS _rn
+                     ORDER BY engagement_at DESC NULLS LAST, _ord) AS _rn
                   FROM _batch) WHERE _rn = 1"""
             )
             set_cols = ", ".join(f"{c} = n.{c}" for c in _ENGAGEMENT)
