@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -31,8 +32,9 @@ quarantine_app = typer.Typer(help="List quarantined records, or retry them after
                              invoke_without_command=True)
 app.add_typer(quarantine_app, name="quarantine")
 
-out = Console(highlight=False, soft_wrap=False)
-err = Console(stderr=True, highlight=False)
+# Not a terminal (a pipe, a log, CI): a fixed width wide enough for the tables.
+out = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 150)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 STATE: dict[str, Any] = {"workspace": None, "quiet": False}
 
 WorkspaceOpt = Annotated[
@@ -180,22 +182,39 @@ class _progress:
 
 def _print_summary(s: ImportSummary) -> None:
     t = Table(title=f"import into dataset {s.dataset!r}", title_justify="left")
-    for c in ("file", "format", "status", "read", "imported", "duplicate", "quarantined", "skipped"):
-        t.add_column(c, justify="right" if c in ("read", "imported", "duplicate", "quarantined", "skipped")
-                     else "left")
-    for f in s.files:
+    nums = ("read", "imported", "duplicate", "quarantined", "skipped")
+    t.add_column("file", overflow="fold", min_width=24)
+    t.add_column("format", no_wrap=True)
+    t.add_column("status", no_wrap=True)
+    for c in nums:
+        t.add_column(c, justify="right", no_wrap=True)
+    names = _short_paths([f.path for f in s.files])
+    for f, name in zip(s.files, names, strict=True):
         style = {"failed": "red", "partial": "yellow"}.get(f.status, "")
-        t.add_row(Text(f.path), f.format or "-", Text(f.status, style=style), f"{f.read:,}", f"{f.imported:,}",
-                  f"{f.duplicate:,}", f"{f.quarantined:,}", f"{f.skipped:,}")
+        t.add_row(Text(name), f.format or "-", Text(f.status, style=style),
+                  *[f"{getattr(f, c):,}" for c in nums])
     tot = s.to_dict()["totals"]
-    t.add_row(Text("total", style="bold"), "", "", f"{tot['read']:,}", f"{tot['imported']:,}",
-              f"{tot['duplicate']:,}", f"{tot['quarantined']:,}", f"{tot['skipped']:,}")
+    t.add_row(Text("total", style="bold"), "", "", *[f"{tot[c]:,}" for c in nums])
     out.print(t)
     for f in s.files:
         if f.error:
             err.print(Text(f"{f.path}: {f.error}", style="red" if f.status == "failed" else "yellow"))
     if tot["quarantined"]:
         err.print(Text(f"{tot['quarantined']:,} records quarantined: `hubbub quarantine` lists them."))
+
+
+def _short_paths(paths: list[str]) -> list[str]:
+    """Paths relative to their common folder, so the table shows what tells files apart."""
+    if len(paths) < 2:
+        return [Path(p).name for p in paths]
+    try:
+        common = os.path.commonpath([p.split("!")[0] for p in paths])
+    except ValueError:
+        return paths
+    if os.path.isfile(common):
+        common = os.path.dirname(common)
+    return [os.path.relpath(p, common) if "!" not in p else os.path.relpath(p.split("!")[0], common) + "!"
+            + p.split("!", 1)[1] for p in paths]
 
 
 # -- look -----------------------------------------------------------------------------------------

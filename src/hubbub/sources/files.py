@@ -16,7 +16,9 @@ from typing import IO, Any
 import zstandard
 
 COMPRESSED = (".gz", ".zst", ".zstd")
-SKIP_NAMES = {"README.md", "README", "LICENSE", ".DS_Store"}
+# Documentation found beside data in a folder is not data. (A file named explicitly is always read.)
+SKIP_NAMES = {"README", "LICENSE", "LICENCE", "NOTICE", "ATTRIBUTION", ".DS_Store"}
+SKIP_SUFFIXES = (".md", ".rst")
 
 
 class UnreadableFile(Exception):
@@ -46,11 +48,14 @@ def find_inputs(paths: list[Path]) -> Iterator[InputFile]:
             raise FileNotFoundError(f"{p}: no such file or folder")
         if p.is_dir():
             for sub in sorted(p.rglob("*")):
-                if (sub.is_file() and sub.name not in SKIP_NAMES and not sub.name.startswith(".")
-                        and not _in_workspace(sub, p)):
+                if sub.is_file() and not _skipped(sub.name) and not _in_workspace(sub, p):
                     yield from _expand_file(sub)
         else:
             yield from _expand_file(p)
+
+
+def _skipped(name: str) -> bool:
+    return name.startswith(".") or name.lower().endswith(SKIP_SUFFIXES) or name.split(".")[0].upper() in SKIP_NAMES
 
 
 def _in_workspace(f: Path, top: Path) -> bool:
@@ -72,7 +77,7 @@ def _expand_file(p: Path) -> Iterator[InputFile]:
             yield InputFile(p)  # reported as unreadable when opened
             return
         for n in names:
-            if Path(n).name not in SKIP_NAMES and not Path(n).name.startswith("."):
+            if not _skipped(Path(n).name):
                 yield InputFile(p, n)
     else:
         yield InputFile(p)
