@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from hubbub.ingest.importer import ImportSummary, import_paths
+from hubbub.privacy import Pseudonymiser, pseudonymise_post_id
 from hubbub.store.store import Store
 from hubbub.store.workspace import init_workspace
 
@@ -53,6 +54,14 @@ class Imported:
         rows = self.posts("post_id = ?", [post_id])
         assert len(rows) == 1, f"post {post_id}: found {len(rows)}"
         return rows[0]
+
+    def pid(self, platform: str, raw_id: str | None) -> str | None:
+        """The stored form of a platform post id: ids that embed an account (Mastodon URIs, Bluesky
+        DIDs, Telegram channel ids, Facebook page ids) carry its pseudonymous key instead."""
+        if raw_id is None:
+            return None
+        pseudo = Pseudonymiser(self.store.ws.secret())
+        return pseudonymise_post_id(platform, raw_id, lambda ref: pseudo.key(platform, ref, None))
 
     def count(self, where: str = "TRUE", params: list | None = None) -> int:
         return self.store.query(f"SELECT count(*) AS n FROM posts WHERE {where}", params).to_pylist()[0]["n"]

@@ -243,3 +243,38 @@ def handles_in_links(text: str) -> list[tuple[str, str]]:
         if pat.prefix in low:
             out.extend((platform, text[m.start(1):m.end(1)]) for m in pat.regex.finditer(low))
     return out
+
+
+# Post ids that embed the author's account: (platform, pattern with groups (head, account, tail),
+# how the account part is written as the account reference the source keys authors by).
+_ID_ACCOUNT = {
+    # https://host/users/<name>/statuses/<id> and https://host/@<name>/<id>: author ref is https://host/@<name>
+    "mastodon": (re.compile(r"^(https?://([^/]+)/(?:users/|@))([^/]+)(/.*)$"),
+                 lambda m: f"https://{m.group(2)}/@{m.group(3)}"),
+    # at://<did>/app.bsky.feed.post/<rkey>: author ref is the DID
+    "bluesky": (re.compile(r"^(at://)(did:[^/]+)(/.*)$"), lambda m: m.group(2)),
+    # <chat id>/<message id>: the channel or group
+    "telegram": (re.compile(r"^()(-?\d+)(/\d+)$"), lambda m: m.group(2)),
+    # <page id>_<post id>
+    "facebook": (re.compile(r"^()(\d+)(_\d+)$"), lambda m: m.group(2)),
+}
+
+
+def pseudonymise_post_id(platform: str, pid: str, key_for_ref: Callable[[str], str | None]) -> str:
+    """Replace the account a post id embeds (Mastodon status URIs name the author, Bluesky URIs
+    hold the author's DID, Telegram and Facebook ids start with the channel or page id) by its key.
+    Deterministic, so replies, reposts and quotes still point at the right post."""
+    rule = _ID_ACCOUNT.get(platform)
+    if rule is None or not pid:
+        return pid
+    pat, ref = rule
+    m = pat.match(pid)
+    if m is None:
+        return pid
+    k = key_for_ref(ref(m))
+    if not k:
+        return pid
+    head = m.group(1)
+    if platform == "mastodon":
+        return f"{head}{k}{m.group(4)}"
+    return f"{head}{k}{m.group(3)}"

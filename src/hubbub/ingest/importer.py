@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pyarrow as pa
 
 from hubbub.ingest.mapper import Chunk, FileJob, Mapper, worker_init, worker_map
 from hubbub.privacy import Pseudonymiser, Sealer
@@ -38,6 +39,7 @@ from hubbub.sources.registry import detect, get_source
 from hubbub.store.store import Store
 
 PROGRESS_EVERY = 5_000  # records per chunk when mapping in this process
+INSERT_ROWS = 50_000
 MIN_CONFIDENCE = 0.3
 
 Progress = Callable[[str, int], None]
@@ -198,10 +200,28 @@ def _read_into(
         chunks = pool.map_lines(job, stream, res)
     else:
         chunks = _map_here(job, stream, res, pseudo, sealer)
+    # Chunks are written in batches of INSERT_ROWS: each insert joins the batch against the
+    # stored keys, so fewer, larger batches keep a big import linear.
+    pending: list[Chunk] = []
+    rows = 0
     for chunk in chunks:
-        _store_chunk(store, chunk, res)
+        pending.append(chunk)
+        rows += chunk.rows.num_rows if chunk.rows is not None else 0
+        if rows >= INSERT_ROWS:
+            _store_chunk(store, _merge(pending), res)
+            pending, rows = [], 0
         if progress:
-            progress(job.source_file, res.read)
+            progress(job.source_file, res.read + sum(c.read for c in pending))
+    if pending:
+        _store_chunk(store, _merge(pending), res)
+
+
+def _merge(chunks: list[Chunk]) -> Chunk:
+    if len(chunks) == 1:
+        return chunks[0]
+    tables = [c.rows for c in chunks if c.rows is not None]
+    return Chunk(pa.concat_tables(tables) if tables else None, [q for c in chunks for q in c.quarantine],
+                 sum(c.read for c in chunks), sum(c.skipped for c in chunks))
 
 
 def _map_here(job: FileJob, stream: Any, res: FileResult, pseudo: Pseudonymiser, sealer: Sealer

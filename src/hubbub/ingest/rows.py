@@ -15,6 +15,7 @@ from hubbub.privacy import (
     Pseudonymiser,
     handles_in_links,
     lowered_idents,
+    pseudonymise_post_id,
     scrub_lowered,
     scrub_mentions,
 )
@@ -48,6 +49,7 @@ class RowBuilder:
         self.keep_handles = keep_handles
         self.default_platform = default_platform
         self.cols: dict[str, list[Any]] = {c: [] for c in POST_COLUMNS}
+        self._ref_keys: dict[str, Any] = {}
 
     def __len__(self) -> int:
         return len(self.cols["post_id"])
@@ -133,19 +135,27 @@ class RowBuilder:
                 text = REDDIT_USER_RE.sub(lambda m: m.group(1) + (key_for(m.group(2)) or m.group(2)), text)
             raw = scrub_lowered(raw, lowered_idents(repl), json=True)
 
+        ids = [str(post_id), _s(d.get("parent_id")), _s(d.get("conversation_id")), _s(d.get("reposted_id")),
+               _s(d.get("quoted_id"))]
+        if not self.keep_handles:
+            ref_key = self._ref_keys.get(platform)
+            if ref_key is None:
+                ref_key = self._ref_keys[platform] = lambda ref, p=platform: key(p, ref, None)
+            ids = [pseudonymise_post_id(platform, i, ref_key) if i else i for i in ids]
+
         c = self.cols
         c["platform"].append(platform)
-        c["post_id"].append(str(post_id))
+        c["post_id"].append(ids[0])
         c["created_at"].append(created)
         c["author_key"].append(author_key)
         c["author_handle"].append(handle.lstrip("@") if (self.keep_handles and handle) else None)
         c["text"].append(text)
         c["lang_declared"].append(d.get("lang_declared") or None)
         c["kind"].append(kind)
-        c["parent_id"].append(_s(d.get("parent_id")))
-        c["conversation_id"].append(_s(d.get("conversation_id")))
-        c["reposted_id"].append(_s(d.get("reposted_id")))
-        c["quoted_id"].append(_s(d.get("quoted_id")))
+        c["parent_id"].append(ids[1])
+        c["conversation_id"].append(ids[2])
+        c["reposted_id"].append(ids[3])
+        c["quoted_id"].append(ids[4])
         c["urls"].append(urls)
         c["urls_canonical"].append(canon)
         c["domains"].append(domains)

@@ -217,6 +217,40 @@ def _short_paths(paths: list[str]) -> list[str]:
             + p.split("!", 1)[1] for p in paths]
 
 
+# -- enrich ---------------------------------------------------------------------------------------
+@app.command("enrich")
+def enrich_cmd(
+    dataset: DatasetOpt = None,
+    steps: Annotated[str | None, typer.Option("--steps", "-s", help="Comma-separated steps (default: all).")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for steps that sample.")] = 0,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Posts per committed batch.")] = 5_000,
+    as_json: JsonOpt = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Enrich posts not yet enriched by the same step version (resumable; provenance in `runs`)."""
+    names = [s.strip() for s in steps.split(",") if s.strip()] if steps else None
+    quiet = STATE["quiet"] or as_json or not err.is_terminal
+    with _open(workspace) as hb:
+        try:
+            if quiet:
+                results = hb.enrich(names, dataset=dataset, seed=seed, batch_size=batch_size)
+            else:
+                with Progress(SpinnerColumn(), TextColumn("{task.description}"), _RateColumn(), console=err) as p:
+                    tasks: dict[str, Any] = {}
+
+                    def prog(step: str, done: int, total: int) -> None:
+                        if step not in tasks:
+                            tasks[step] = p.add_task(step, total=total)
+                        p.update(tasks[step], completed=done)
+
+                    results = hb.enrich(names, dataset=dataset, seed=seed, batch_size=batch_size, progress=prog)
+        except KeyError as exc:
+            _fail(str(exc.args[0]))
+    table = pa.table({"step": [r.step for r in results], "run_id": [r.run_id for r in results],
+                      "to_do": [r.todo for r in results], "done": [r.done for r in results]})
+    _emit(table, as_json, "enrich")
+
+
 # -- look -----------------------------------------------------------------------------------------
 @app.command()
 def datasets(as_json: JsonOpt = False, workspace: WorkspaceOpt = None) -> None:

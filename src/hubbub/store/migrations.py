@@ -8,11 +8,18 @@ import pyarrow as pa
 from hubbub.schema import POST_SCHEMA, SCHEMA_VERSION
 
 
-def _duck_type(t: pa.DataType) -> str:
+def duck_type(t: pa.DataType) -> str:
+    """The DuckDB column type for an Arrow type (the types Hubbub's tables use)."""
     if pa.types.is_string(t):
         return "VARCHAR"
     if pa.types.is_int64(t):
         return "BIGINT"
+    if pa.types.is_int32(t):
+        return "INTEGER"
+    if pa.types.is_float32(t):
+        return "REAL"
+    if pa.types.is_float64(t):
+        return "DOUBLE"
     if pa.types.is_boolean(t):
         return "BOOLEAN"
     if pa.types.is_timestamp(t):
@@ -20,12 +27,12 @@ def _duck_type(t: pa.DataType) -> str:
     if pa.types.is_binary(t):
         return "BLOB"
     if pa.types.is_list(t):
-        return _duck_type(t.value_type) + "[]"
+        return duck_type(t.value_type) + "[]"
     raise TypeError(t)
 
 
 def posts_ddl(name: str = "posts") -> str:
-    cols = ", ".join(f"{f.name} {_duck_type(f.type)}" for f in POST_SCHEMA)
+    cols = ", ".join(f"{f.name} {duck_type(f.type)}" for f in POST_SCHEMA)
     return f"CREATE TABLE {name} ({cols})"
 
 

@@ -1,0 +1,119 @@
+"""``hubbub enrich``: run steps over the posts not yet enriched by the same step version.
+
+- Incremental: a post is done for a step when ``enrich_<step>`` has its row with the current
+  step version; a new version redoes every post (its old row is replaced).
+- Resumable: each batch is committed with its results; a killed run loses at most the batch in
+  flight, and running again finishes the rest, giving the tables one clean run gives.
+- Provenance: each step execution writes a ``runs`` row (step, version, model, parameters, seed,
+  input selection, counts, times); every result row names its run.
+- Deterministic: posts are processed in (platform, post_id) order and steps are per-post
+  deterministic for a given seed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import pyarrow as pa
+
+from hubbub import __version__
+from hubbub.enrich.base import Step
+from hubbub.store.migrations import duck_type
+from hubbub.store.store import Store
+
+Progress = Callable[[str, int, int], None]  # step name, done, total
+
+
+@dataclass
+class StepResult:
+    step: str
+    run_id: str
+    todo: int = 0
+    done: int = 0
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def ensure_table(store: Store, step: Step) -> None:
+    cols = ", ".join(f"{f.name} {duck_type(f.type)}" for f in step.schema)
+    store.con.execute(
+        f"""CREATE TABLE IF NOT EXISTS {step.table} (platform VARCHAR NOT NULL, post_id VARCHAR NOT NULL,
+        {cols}, step_version VARCHAR NOT NULL, run_id VARCHAR NOT NULL)"""
+    )
+
+
+def enrich(
+    store: Store,
+    steps: Sequence[Step],
+    dataset: str | None = None,
+    seed: int = 0,
+    batch_size: int = 5_000,
+    progress: Progress | None = None,
+) -> list[StepResult]:
+    results = []
+    for step in steps:
+        if not step.name.isidentifier():
+            raise ValueError(f"step name {step.name!r} must be an identifier")
+        ensure_table(store, step)
+        results.append(_run_step(store, step, dataset, seed, batch_size, progress))
+    return results
+
+
+def _run_step(store: Store, step: Step, dataset: str | None, seed: int, batch_size: int,
+              progress: Progress | None) -> StepResult:
+    con = store.con
+    todo = store.query(
+        f"""SELECT p.platform, p.post_id FROM posts p
+        WHERE (? IS NULL OR p.dataset = ?)
+          AND NOT EXISTS (SELECT 1 FROM {step.table} e WHERE e.platform = p.platform
+                          AND e.post_id = p.post_id AND e.step_version = ?)
+        ORDER BY p.platform, p.post_id""",
+        [dataset, dataset, step.version],
+    )
+    run_id = uuid.uuid4().hex[:20]
+    params = {"step": step.name, "version": step.version, "model": step.model(), "params": step.params(),
+              "seed": seed, "selection": {"dataset": dataset, "posts_to_do": todo.num_rows},
+              "batch_size": batch_size}
+    res = StepResult(step.name, run_id, todo.num_rows, 0, params)
+    con.execute("INSERT INTO runs VALUES (?, ?, ?, ?, now(), NULL, NULL)",
+                [run_id, f"enrich:{step.name}", __version__, orjson.dumps(params).decode()])
+    if todo.num_rows:
+        step.setup(seed)
+    reads = ", ".join(f"p.{c}" for c in step.reads)
+    out_cols = [f.name for f in step.schema]
+    for start in range(0, todo.num_rows, batch_size):
+        keys = todo.slice(start, batch_size)
+        con.register("_keys", keys)
+        try:
+            batch = store.query(
+                f"""SELECT p.platform, p.post_id{', ' + reads if reads else ''}
+                FROM _keys k JOIN posts p ON p.platform = k.platform AND p.post_id = k.post_id
+                ORDER BY p.platform, p.post_id"""
+            )
+        finally:
+            con.unregister("_keys")
+        out = step.run(batch)
+        if out.num_rows != batch.num_rows:
+            raise RuntimeError(f"step {step.name} returned {out.num_rows} rows for {batch.num_rows}")
+        table = pa.table(
+            [batch["platform"], batch["post_id"], *[out[c] for c in out_cols],
+             pa.array([step.version] * batch.num_rows, pa.string()), pa.array([run_id] * batch.num_rows, pa.string())],
+            names=["platform", "post_id", *out_cols, "step_version", "run_id"],
+        )
+        with store.transaction():
+            con.register("_out", table)
+            try:
+                con.execute(f"""DELETE FROM {step.table} t USING _out o
+                    WHERE t.platform = o.platform AND t.post_id = o.post_id""")
+                con.execute(f"INSERT INTO {step.table} SELECT * FROM _out")
+            finally:
+                con.unregister("_out")
+        res.done += batch.num_rows
+        if progress:
+            progress(step.name, res.done, res.todo)
+    con.execute("UPDATE runs SET finished_at = now(), counts = ? WHERE run_id = ?",
+                [orjson.dumps({"todo": res.todo, "done": res.done}).decode(), run_id])
+    return res

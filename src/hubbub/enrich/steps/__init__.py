@@ -1,0 +1,1 @@
+"""Enrichment steps: one module per step, each defining ``STEPS = [...]`` (found by registry)."""
