@@ -61,7 +61,8 @@ class Imported:
         if raw_id is None:
             return None
         pseudo = Pseudonymiser(self.store.ws.secret())
-        return pseudonymise_post_id(platform, raw_id, lambda ref: pseudo.key(platform, ref, None))
+        return pseudonymise_post_id(platform, raw_id, lambda ref: pseudo.key(platform, ref, None),
+                                    lambda did: pseudo.key("bluesky", did, None))
 
     def count(self, where: str = "TRUE", params: list | None = None) -> int:
         return self.store.query(f"SELECT count(*) AS n FROM posts WHERE {where}", params).to_pylist()[0]["n"]

@@ -251,8 +251,8 @@ _ID_ACCOUNT = {
     # https://host/users/<name>/statuses/<id> and https://host/@<name>/<id>: author ref is https://host/@<name>
     "mastodon": (re.compile(r"^(https?://([^/]+)/(?:users/|@))([^/]+)(/.*)$"),
                  lambda m: f"https://{m.group(2)}/@{m.group(3)}"),
-    # at://<did>/app.bsky.feed.post/<rkey>: author ref is the DID
-    "bluesky": (re.compile(r"^(at://)(did:[^/]+)(/.*)$"), lambda m: m.group(2)),
+    # at://<did or handle>/app.bsky.feed.post/<rkey>: author ref is the DID (or the handle)
+    "bluesky": (re.compile(r"^(at://)([^/]+)(/.*)$"), lambda m: m.group(2)),
     # <chat id>/<message id>: the channel or group
     "telegram": (re.compile(r"^()(-?\d+)(/\d+)$"), lambda m: m.group(2)),
     # <page id>_<post id>
@@ -260,12 +260,20 @@ _ID_ACCOUNT = {
 }
 
 
-def pseudonymise_post_id(platform: str, pid: str, key_for_ref: Callable[[str], str | None]) -> str:
+_DID = re.compile(r"did:(?:plc|web):[A-Za-z0-9._:%\-]+")
+
+
+def pseudonymise_post_id(platform: str, pid: str, key_for_ref: Callable[[str], str | None],
+                         key_for_did: Callable[[str], str | None] | None = None) -> str:
     """Replace the account a post id embeds (Mastodon status URIs name the author, Bluesky URIs
     hold the author's DID, Telegram and Facebook ids start with the channel or page id) by its key.
     Deterministic, so replies, reposts and quotes still point at the right post."""
+    if not pid:
+        return pid
+    if "did:" in pid and not pid.startswith("at://"):  # bridged ids (e.g. Bridgy Fed) embed a Bluesky DID
+        pid = _DID.sub(lambda m: key_for_did(m.group(0)) or m.group(0), pid) if key_for_did else pid
     rule = _ID_ACCOUNT.get(platform)
-    if rule is None or not pid:
+    if rule is None:
         return pid
     pat, ref = rule
     m = pat.match(pid)

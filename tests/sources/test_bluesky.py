@@ -51,11 +51,14 @@ def test_every_file_is_detected_and_counted(do_import):
 
 def test_thread_view_post_quote_with_image(do_import):
     imp = do_import(B / "thread_view_post_with_embed_media.json")
-    p = imp.post(f"at://{DID}/app.bsky.feed.post/3kaheyt6vpc22")
+    p = imp.post(imp.pid("bluesky", f"at://{DID}/app.bsky.feed.post/3kaheyt6vpc22"))
+    # the DID in the uri is replaced by the author's key: the stored id names no account
+    assert p["post_id"] == f"at://{p['author_key']}/app.bsky.feed.post/3kaheyt6vpc22"
+    assert DID not in p["post_id"] and "did:" not in p["post_id"]
     assert p["created_at"] == datetime(2023, 9, 28, 12, 49, 36, 735000, tzinfo=UTC)
     assert p["text"] == ""
     assert p["kind"] == "quote"
-    assert p["quoted_id"] == f"at://{DID}/app.bsky.feed.post/3kahesw26il2z"
+    assert p["quoted_id"] == imp.pid("bluesky", f"at://{DID}/app.bsky.feed.post/3kahesw26il2z")
     assert p["parent_id"] is None and p["conversation_id"] == p["post_id"]
     assert p["media_types"] == ["image"]
     assert p["urls"] == [] and p["lang_declared"] == "en"
@@ -74,11 +77,11 @@ def test_thread_view_post_quote_with_image(do_import):
 
 def test_get_record_posts(do_import):
     imp = do_import(B / "post_record.json", B / "extended_post_record.json", B / "custom_record.json")
-    p = imp.post(f"at://{DID}/app.bsky.feed.post/3k2yihcrp6f2c")
+    p = imp.post(imp.pid("bluesky", f"at://{DID}/app.bsky.feed.post/3k2yihcrp6f2c"))
     assert p["text"] == "new text114" and p["kind"] == "post"
     assert p["created_at"] == datetime(2024, 2, 22, 19, 58, 13, 903293, tzinfo=UTC)
     assert p["lang_declared"] is None and p["urls"] == [] and p["likes"] is None
-    e = imp.post(f"at://{DID}/app.bsky.feed.post/3k2yinh52ne2x")
+    e = imp.post(imp.pid("bluesky", f"at://{DID}/app.bsky.feed.post/3k2yinh52ne2x"))
     assert e["text"] == "regress test" and e["lang_declared"] == "en"
     assert e["created_at"] == datetime(2023, 7, 21, 1, 33, 51, 481951, tzinfo=UTC)  # naive = UTC
     assert e["author_key"] == p["author_key"]  # the DID in the uri is the author
@@ -114,11 +117,11 @@ def test_jetstream_events(do_import, tmp_path):
     imp = do_import(path)
     f = imp.summary.files[0]
     assert (f.format, f.read, f.imported, f.skipped, f.quarantined) == ("bluesky", 5, 2, 3, 0)
-    p = imp.post(post["uri"])
+    p = imp.post(imp.pid("bluesky", post["uri"]))
     assert p["text"] == "new text114" and p["kind"] == "post"
     assert p["created_at"] == datetime(2024, 2, 22, 19, 58, 13, 903293, tzinfo=UTC)  # createdAt, not time_us
     assert p["source_locator"] == "line 1"
-    e = imp.post(ext["uri"])
+    e = imp.post(imp.pid("bluesky", ext["uri"]))
     assert e["text"] == "regress test" and e["lang_declared"] == "en" and e["parent_id"] is None
 
 
@@ -150,13 +153,13 @@ def test_feed_with_repost_and_reply(do_import, tmp_path):
 
     (rp,) = imp.posts("kind = 'repost'")
     assert rp["post_id"].startswith("h:")  # no repost record uri in the reason: keyed by content
-    assert rp["reposted_id"] == view["uri"]
+    assert rp["reposted_id"] == imp.pid("bluesky", view["uri"])
     assert rp["created_at"] == datetime(2024, 3, 1, 10, 0, tzinfo=UTC)
-    assert rp["author_key"] != imp.post(view["uri"])["author_key"]
+    assert rp["author_key"] != imp.post(imp.pid("bluesky", view["uri"]))["author_key"]
     assert rp["text"] == "" and rp["media_types"] == ["image"] and rp["likes"] is None
 
-    r = imp.post(reply_view["uri"])
-    assert r["kind"] == "reply" and r["parent_id"] == r["conversation_id"] == view["uri"]
+    r = imp.post(imp.pid("bluesky", reply_view["uri"]))
+    assert r["kind"] == "reply" and r["parent_id"] == r["conversation_id"] == imp.pid("bluesky", view["uri"])
     assert r["likes"] == 2 and r["text"] == "new text114"
 
 
@@ -187,7 +190,7 @@ def test_facets_links_mentions_tags(do_import, tmp_path):
     path = tmp_path / "record.json"
     path.write_text(json.dumps(rec))
     imp = do_import(path)
-    p = imp.post(rec["uri"])
+    p = imp.post(imp.pid("bluesky", rec["uri"]))
     assert p["urls"] == ["https://example.com/", "https://atproto.com/guides/overview"]
     assert p["domains"] == ["example.com", "atproto.com"]
     assert p["hashtags"] == ["atproto", "bsky"]
@@ -200,6 +203,7 @@ def test_dotted_handle_in_text_is_pseudonymised(do_import, tmp_path):
     rec = _facet_record()
     path = tmp_path / "record.json"
     path.write_text(json.dumps(rec))
-    p = do_import(path).post(rec["uri"])
+    imp = do_import(path)
+    p = imp.post(imp.pid("bluesky", rec["uri"]))
     (mk,) = p["mentions"]
     assert p["text"] == f"🦋 Go to this site, ask @{mk} #atproto"

@@ -52,7 +52,8 @@ def test_formats_detected_and_counted(do_import):
 
 def test_api_response_posts(do_import):
     imp = do_import(API)
-    p = imp.post("11430503918_10159078346893919")
+    p = imp.post(imp.pid("facebook", "11430503918_10159078346893919"))
+    assert p["post_id"] == f"{p['author_key']}_10159078346893919"  # the page id is replaced by the page's key
     assert p["created_at"] == datetime(2020, 10, 29, 14, 56, 5, tzinfo=UTC)
     assert p["text"] == "Salió el sol 😎 Ánimo mi gente que hoy es JUERNES!!!! 🕺🏻#Perfecta"
     assert p["kind"] == "post" and p["parent_id"] is None and p["conversation_id"] is None
@@ -68,7 +69,8 @@ def test_api_response_posts(do_import):
     assert p["domains"] == ["facebook.com"]
     assert p["source_locator"] == "document posts[0]"
 
-    q = imp.post("10162931178_10157582304861179")  # no message (only OCR imageText); misspelt expandedLinks
+    # no message (only OCR imageText); misspelt expandedLinks
+    q = imp.post(imp.pid("facebook", "10162931178_10157582304861179"))
     assert q["text"] is None
     assert q["created_at"] == datetime(2020, 10, 29, 17, 0, tzinfo=UTC)
     assert (q["likes"], q["reposts"], q["replies"]) == (22509 + 14248 + 58 + 9 + 29 + 1 + 0 + 410, 15651, 383)
@@ -78,7 +80,7 @@ def test_api_response_posts(do_import):
 
 def test_dotted_json_posts(do_import):
     imp = do_import(SHARES_JSON)
-    p = imp.post("434063346655687_3273484906046836")  # item 2: no message, link -> expanded
+    p = imp.post(imp.pid("facebook", "434063346655687_3273484906046836"))  # item 2: no message, link -> expanded
     assert p["created_at"] == datetime(2020, 6, 19, 11, 8, 52, tzinfo=UTC)
     assert p["text"] is None and p["kind"] == "post"
     assert p["urls"] == [
@@ -90,14 +92,14 @@ def test_dotted_json_posts(do_import):
     assert p["media_types"] == []  # a link post's media is its preview image
     assert p["source_locator"] == "line 1 item 2"
 
-    v = imp.post("223649167822693_1564592470395016")
+    v = imp.post(imp.pid("facebook", "223649167822693_1564592470395016"))
     assert v["text"].startswith("Here we are at the end of The Princess Bride.")
     # likes = 33 like + 1 love + 1 sad; shares 3; comments 0 (statistics.actual.*)
     assert (v["likes"], v["reposts"], v["replies"]) == (35, 3, 0)
     assert v["created_at"] == datetime(2020, 6, 19, 2, 16, 38, tzinfo=UTC)
     assert v["domains"] == ["vox.com"]
 
-    b = imp.post("95475020353_10165535201770354")
+    b = imp.post(imp.pid("facebook", "95475020353_10165535201770354"))
     assert b["text"].startswith("New claims for unemployment benefits fell to 1.508 last week")
     assert (b["likes"], b["reposts"], b["replies"]) == (391, 27, 150)
 
@@ -135,7 +137,7 @@ def test_shared_urls_survive_pseudonymisation(do_import):
     assert imp.post("ct:7739558597")["urls"] == [
         "http://www.cubadebate.cu/noticias/2017/01/12/fuentes-no-oficiales-barack-obama-pone-fin-a-la-politica-pies-secos-pies-mojados"
     ]
-    assert imp.post("223649167822693_1564592470395016")["urls"] == [
+    assert imp.post(imp.pid("facebook", "223649167822693_1564592470395016"))["urls"] == [
         "https://www.vox.com/culture/21294716/vox-book-club-princess-bride-week-3"
     ]
 

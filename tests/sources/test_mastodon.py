@@ -63,12 +63,15 @@ def test_every_file_is_detected_and_counted(do_import):
 
 def test_status_with_content_warning_mention_hashtag_media(do_import):
     imp = do_import(M / "entity_status.json")
-    p = imp.post("https://icosahedron.website/users/halcy/statuses/110446222386355655")
+    p = imp.post(imp.pid("mastodon", "https://icosahedron.website/users/halcy/statuses/110446222386355655"))
     assert p["created_at"] == datetime(2023, 5, 28, 12, 6, 50, tzinfo=UTC)
     assert p["kind"] == "post" and p["parent_id"] is None and p["reposted_id"] is None
     assert p["conversation_id"] == p["post_id"]  # replies to nothing: its own thread
     me = p["author_key"]
     assert me.startswith("acct_")
+    # the username in the status uri is replaced by the author's key: the stored id names no account
+    assert p["post_id"] == f"https://icosahedron.website/users/{me}/statuses/110446222386355655"
+    assert "halcy" not in p["post_id"].lower()
     # spoiler_text first, paragraphs kept, the self-mention pseudonymised, HTML gone
     assert p["text"] == (
         "test post for mastodon.py stuff\n\n"
@@ -88,7 +91,7 @@ def test_status_with_content_warning_mention_hashtag_media(do_import):
     assert "halcy" not in blob.lower()
     assert raw["account"]["id"] == me
 
-    q = imp.post("https://mastodon.social/users/halcy/statuses/110446183735368325")
+    q = imp.post(imp.pid("mastodon", "https://mastodon.social/users/halcy/statuses/110446183735368325"))
     assert q["text"] == "test?" and q["kind"] == "post"
     assert q["created_at"] == datetime(2023, 5, 28, 11, 57, 0, 378000, tzinfo=UTC)
     # halcy on mastodon.social and halcy on icosahedron.website are two accounts
@@ -97,42 +100,55 @@ def test_status_with_content_warning_mention_hashtag_media(do_import):
 
 def test_context_thread_ids(do_import):
     imp = do_import(M / "entity_context.json")
-    first = imp.post("https://mastodon.social/users/halcy/statuses/110446983178245440")
-    last = imp.post("https://mastodon.social/users/halcy/statuses/110446984249325790")
+    first = imp.post(imp.pid("mastodon", "https://mastodon.social/users/halcy/statuses/110446983178245440"))
+    last = imp.post(imp.pid("mastodon", "https://mastodon.social/users/halcy/statuses/110446984249325790"))
     assert first["kind"] == "post" and first["text"] == "first status"
     assert last["kind"] == "reply" and last["text"] == "final status"
     assert last["created_at"] == datetime(2023, 5, 28, 15, 20, 35, 248000, tzinfo=UTC)
     # the parent is the status the context was asked for (local id 110446983926957470, not in
     # the body); a local account of a server that builds Mastodon-style URIs gives its uri
-    assert last["parent_id"] == "https://mastodon.social/users/halcy/statuses/110446983926957470"
+    assert last["parent_id"] == imp.pid("mastodon", "https://mastodon.social/users/halcy/statuses/110446983926957470")
     assert first["conversation_id"] == last["conversation_id"] == first["post_id"]
+
+
+def test_keep_handles_keeps_raw_ids(do_import):
+    """A dataset that opted in to raw handles keeps the status uris as the server wrote them."""
+    imp = do_import(M / "entity_context.json", keep_handles=True)
+    first_uri = "https://mastodon.social/users/halcy/statuses/110446983178245440"
+    first = imp.post(first_uri)
+    last = imp.post("https://mastodon.social/users/halcy/statuses/110446984249325790")
+    assert first["author_handle"] == last["author_handle"] == "halcy@mastodon.social"
+    assert last["parent_id"] == "https://mastodon.social/users/halcy/statuses/110446983926957470"
+    assert first["conversation_id"] == last["conversation_id"] == first["post_id"] == first_uri
+    assert first_uri != imp.pid("mastodon", first_uri)  # what a pseudonymising import would store
+    assert imp.count("post_id LIKE '%acct_%'") == 0
 
 
 def test_reply_links_and_counts(do_import):
     imp = do_import(M / "entity_mediaattachment.json", M / "entity_previewcard.json", M / "entity_searchv2.json")
-    audio = imp.post("https://icosahedron.website/users/halcy/statuses/110447012380248325")
-    image = imp.post("https://mastodon.social/users/halcy/statuses/110447003454258227")
+    audio = imp.post(imp.pid("mastodon", "https://icosahedron.website/users/halcy/statuses/110447012380248325"))
+    image = imp.post(imp.pid("mastodon", "https://mastodon.social/users/halcy/statuses/110447003454258227"))
     # the remote reply mentions the *local* halcy (another account than its author)
     assert audio["kind"] == "reply" and audio["media_types"] == ["audio"]
     assert audio["mentions"] == [image["author_key"]] != [audio["author_key"]]
     assert audio["text"] == f"@{image['author_key']} audio post, but remote"
     # its parent (the image post) is in another response: not known from this record
     assert audio["parent_id"] is None
-    assert image["parent_id"] == "https://mastodon.social/users/halcy/statuses/110447001287656894"
+    assert image["parent_id"] == imp.pid("mastodon", "https://mastodon.social/users/halcy/statuses/110447001287656894")
     assert image["media_types"] == ["image"]
 
-    link = imp.post("https://mastodon.social/users/halcy/statuses/110447098625216345")
+    link = imp.post(imp.pid("mastodon", "https://mastodon.social/users/halcy/statuses/110447098625216345"))
     assert link["text"] == ("https://soundcloud.com/wakarangirl/popstars-dj-wakaran-girl-khard-bass-flex-1"
                             " link to soundcloud that should generate a card")
     assert link["urls"] == ["https://soundcloud.com/wakarangirl/popstars-dj-wakaran-girl-khard-bass-flex-1"]
     assert link["domains"] == ["soundcloud.com"]
 
-    jo = imp.post("https://social.sublingual.xyz/users/Jo/statuses/116388107097123650")
+    jo = imp.post(imp.pid("mastodon", "https://social.sublingual.xyz/users/Jo/statuses/116388107097123650"))
     assert jo["created_at"] == datetime(2026, 4, 11, 21, 6, 15, tzinfo=UTC)
     assert jo["kind"] == "reply" and jo["parent_id"] is None  # remote parent, local id only
     assert (jo["likes"], jo["reposts"], jo["replies"], jo["quotes"]) == (4, 1, 0, 0)
     assert jo["text"].endswith(" me when im riding my horse in stop and go traffic")
-    greg = imp.post("https://icosahedron.website/users/greg/statuses/116388148912635764")
+    greg = imp.post(imp.pid("mastodon", "https://icosahedron.website/users/greg/statuses/116388148912635764"))
     assert greg["urls"] == ["https://www.youtube.com/watch?v=MWCSw_cNxKc"]
     assert greg["urls_canonical"] == ["https://youtube.com/watch?v=MWCSw_cNxKc"]
     assert len(greg["mentions"]) == 2 and greg["text"].count("@acct_") == 2
@@ -141,9 +157,12 @@ def test_reply_links_and_counts(do_import):
 def test_quote_and_quoted_status(do_import):
     imp = do_import(M / "entity_quote.json")
     assert imp.count() == 2
-    quoting = imp.post("https://bsky.brid.gy/convert/ap/at://did:plc:5syfqzormjkutgo5hi2u2gpr"
-                       "/app.bsky.feed.post/3lwlunj3oqs22")
-    quoted_id = "https://bsky.brid.gy/convert/ap/at://did:plc:5syfqzormjkutgo5hi2u2gpr/app.bsky.feed.post/3lwlumdwf522i"
+    # bridged ids embed the Bluesky author's DID: stored with its key instead
+    quoting = imp.post(imp.pid("mastodon", "https://bsky.brid.gy/convert/ap/at://did:plc:5syfqzormjkutgo5hi2u2gpr"
+                               "/app.bsky.feed.post/3lwlunj3oqs22"))
+    assert "did:plc" not in quoting["post_id"] and "/at://acct_" in quoting["post_id"]
+    quoted_id = imp.pid(
+        "mastodon", "https://bsky.brid.gy/convert/ap/at://did:plc:5syfqzormjkutgo5hi2u2gpr/app.bsky.feed.post/3lwlumdwf522i")
     quoted = imp.post(quoted_id)
     assert quoting["kind"] == "reply"  # a reply that quotes: reply wins, quoted_id still set
     assert quoting["quoted_id"] == quoted_id
@@ -184,12 +203,13 @@ def test_recorded_timeline_with_boost(do_import, tmp_path):
     assert f.format == "mastodon-api" and f.imported == 4 and f.read == 4  # 3 statuses + the boosted one
 
     # in one record, the local in_reply_to_id is resolved to the parent's uri
-    a = imp.post("https://icosahedron.website/users/halcy/statuses/110447012380248325")
-    assert a["parent_id"] == "https://mastodon.social/users/halcy/statuses/110447003454258227"
+    a = imp.post(imp.pid("mastodon", "https://icosahedron.website/users/halcy/statuses/110447012380248325"))
+    assert a["parent_id"] == imp.pid("mastodon", "https://mastodon.social/users/halcy/statuses/110447003454258227")
+    assert imp.post(a["parent_id"])["media_types"] == ["image"]  # the link still reaches the parent row
 
-    rp = imp.post(boost["uri"])
+    rp = imp.post(imp.pid("mastodon", boost["uri"]))
     assert rp["kind"] == "repost"
-    assert rp["reposted_id"] == "https://mastodon.social/users/halcy/statuses/110446183735368325"
+    assert rp["reposted_id"] == imp.pid("mastodon", "https://mastodon.social/users/halcy/statuses/110446183735368325")
     assert rp["text"] == "test?"
     assert rp["created_at"] == datetime(2023, 5, 28, 12, 30, tzinfo=UTC)
     assert rp["author_key"] == a["author_key"]
@@ -216,5 +236,5 @@ def test_plain_array_is_split_into_statuses(do_import, tmp_path):
     path.write_text(json.dumps([audio, image]))
     imp = do_import(path)
     assert imp.summary.files[0].imported == 2
-    a = imp.post("https://icosahedron.website/users/halcy/statuses/110447012380248325")
+    a = imp.post(imp.pid("mastodon", "https://icosahedron.website/users/halcy/statuses/110447012380248325"))
     assert a["kind"] == "reply" and a["parent_id"] is None

@@ -58,7 +58,8 @@ def test_every_telethon_file_counts(do_import):
 
 def test_channel_post_with_utf16_offsets_and_engagement(do_import):
     imp = do_import(TG / "bloomberg_1488156064.ndjson")
-    p = imp.post("1488156064/3180")
+    p = imp.post(imp.pid("telegram", "1488156064/3180"))
+    assert p["post_id"] == f"{p['author_key']}/3180"  # the channel id is replaced by the channel's key
     assert p["created_at"] == datetime(2025, 9, 22, 12, 7, 10, tzinfo=UTC)
     assert p["text"].startswith("🚨 Happening Now: Trump has just changed the rules of global hiring")
     assert p["kind"] == "post" and p["parent_id"] is None and p["reposted_id"] is None
@@ -73,9 +74,9 @@ def test_channel_post_with_utf16_offsets_and_engagement(do_import):
 
 def test_forward_of_channel_post_is_repost(do_import):
     imp = do_import(TG / "britishnewspatriot_1799276919.ndjson")
-    p = imp.post("1799276919/2473")
+    p = imp.post(imp.pid("telegram", "1799276919/2473"))
     assert p["kind"] == "repost"
-    assert p["reposted_id"] == "1387912140/3867"
+    assert p["reposted_id"] == imp.pid("telegram", "1387912140/3867")
     assert p["created_at"] == datetime(2023, 4, 16, 7, 48, 52, tzinfo=UTC)
     assert p["text"].startswith("Intimidated and Censored\n\nThis amazing woman")
     assert p["media_types"] == ["video"]
@@ -89,17 +90,17 @@ def test_forward_of_channel_post_is_repost(do_import):
     assert (p["views"], p["reposts"], p["replies"], p["likes"]) == (7, 1, 0, None)
     assert imp.count("kind = 'repost'") == 17  # README: 17 of the 20 are forwards
 
-    hidden = imp.post("1799276919/2476")  # forwarded from a user who hides the account
+    hidden = imp.post(imp.pid("telegram", "1799276919/2476"))  # forwarded from a user who hides the account
     assert hidden["kind"] == "repost" and hidden["reposted_id"] is None
-    assert "Jordan" not in json.dumps(raw_record(imp, "1799276919/2476"))
+    assert "Jordan" not in json.dumps(raw_record(imp, imp.pid("telegram", "1799276919/2476")))
 
 
 def test_group_reply_with_thread_and_user_author(do_import):
     imp = do_import(TG / "Python_1050982793.ndjson")
-    p = imp.post("1050982793/2004369")
+    p = imp.post(imp.pid("telegram", "1050982793/2004369"))
     assert p["kind"] == "reply"
-    assert p["parent_id"] == "1050982793/2004368"
-    assert p["conversation_id"] == "1050982793/2004364"
+    assert p["parent_id"] == imp.pid("telegram", "1050982793/2004368")
+    assert p["conversation_id"] == imp.pid("telegram", "1050982793/2004364")
     assert p["text"] == "thanks\nhttps://pastebin.com/NW6ynk8D"
     assert p["urls"] == ["https://pastebin.com/NW6ynk8D"]
     assert p["created_at"] == datetime(2024, 1, 25, 15, 42, 20, tzinfo=UTC)
@@ -111,14 +112,15 @@ def test_group_reply_with_thread_and_user_author(do_import):
 
 def test_hashtags_signature_and_service_messages(do_import):
     imp = do_import(TG / "onepiecespoilhere_1508897975.ndjson")
-    meme = imp.post("1508897975/3869")
+    meme = imp.post(imp.pid("telegram", "1508897975/3869"))
     assert meme["hashtags"] == ["Meme"] and meme["kind"] == "reply"
-    assert meme["parent_id"] == "1508897975/3868"
+    assert meme["parent_id"] == imp.pid("telegram", "1508897975/3868")
     assert (meme["views"], meme["reposts"], meme["likes"], meme["replies"]) == (2459, 7, 49, 4)
-    sig = imp.post("1508897975/3730")
+    sig = imp.post(imp.pid("telegram", "1508897975/3730"))
     assert len(sig["mentions"]) == 2 and "@one_piece_facts" not in sig["text"]
-    assert "ハリアクサ" not in json.dumps(raw_record(imp, "1508897975/3730"), ensure_ascii=False)  # signature
-    assert imp.count("post_id IN ('1508897975/3751', '1508897975/3878')") == 0  # title changes
+    assert "ハリアクサ" not in json.dumps(raw_record(imp, sig["post_id"]), ensure_ascii=False)  # signature
+    titles = [imp.pid("telegram", "1508897975/3751"), imp.pid("telegram", "1508897975/3878")]
+    assert imp.count("post_id IN (?, ?)", titles) == 0  # title changes
 
 
 # ---------------------------------------------------------------------------------------------
@@ -189,7 +191,7 @@ def test_desktop_export_matches_telethon_import(do_import, tmp_path):
         first: dict[int, dict] = {}
         for m in msgs:  # an export holds each message once
             if first.setdefault(m["id"], m).get("reactions") != m.get("reactions"):
-                varying.add(f"{m['peer_id']['channel_id']}/{m['id']}")
+                varying.add(telethon.pid("telegram", f"{m['peer_id']['channel_id']}/{m['id']}"))
         services[f.stem] = sum(m["_"] == "MessageService" for m in first.values())
         chat_id = msgs[0]["peer_id"]["channel_id"]
         export = {"name": f.stem.rsplit("_", 1)[0], "type": "public_channel", "id": chat_id,
@@ -241,5 +243,6 @@ def test_full_data_export_with_chat_list(do_import, tmp_path):
     (f,) = imp.summary.files
     assert f.format == "telegram-desktop"
     assert (f.read, f.imported, f.skipped, f.quarantined) == (11 + 3, 11 + 2, 1, 0)
-    loc = imp.store.query("SELECT source_locator FROM posts WHERE post_id = '2606656273/5'").to_pylist()
+    loc = imp.store.query("SELECT source_locator FROM posts WHERE post_id = ?",
+                          [imp.pid("telegram", "2606656273/5")]).to_pylist()
     assert loc[0]["source_locator"].startswith("document chats[1] messages[")

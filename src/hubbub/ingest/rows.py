@@ -141,7 +141,10 @@ class RowBuilder:
             ref_key = self._ref_keys.get(platform)
             if ref_key is None:
                 ref_key = self._ref_keys[platform] = lambda ref, p=platform: key(p, ref, None)
-            ids = [pseudonymise_post_id(platform, i, ref_key) if i else i for i in ids]
+            did_key = self._ref_keys.get("bluesky")
+            if did_key is None:
+                did_key = self._ref_keys["bluesky"] = lambda ref: key("bluesky", ref, None)
+            ids = [pseudonymise_post_id(platform, i, ref_key, did_key) if i else i for i in ids]
 
         c = self.cols
         c["platform"].append(platform)
