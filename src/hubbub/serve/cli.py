@@ -142,7 +142,8 @@ def _mapping_source(mapping: Path) -> Any:
     try:
         return mapped_source(load_mapping(mapping))
     except (OSError, ValueError) as exc:
-        _fail(f"{mapping}: {exc}")
+        msg = str(exc)
+        _fail(msg if str(mapping) in msg else f"{mapping}: {msg}")
 
 
 class _RateColumn(ProgressColumn):
@@ -249,6 +250,34 @@ def enrich_cmd(
     table = pa.table({"step": [r.step for r in results], "run_id": [r.run_id for r in results],
                       "to_do": [r.todo for r in results], "done": [r.done for r in results]})
     _emit(table, as_json, "enrich")
+
+
+@app.command("eval")
+def eval_cmd(
+    data: Annotated[Path, typer.Option("--data", help="Folder with the labelled sets in their own layouts.")
+                    ] = Path("../shared/data"),
+    split: Annotated[str, typer.Option("--split", help="Split to score (validation or test).")] = "validation",
+    tasks: Annotated[str, typer.Option("--tasks", help="Comma-separated: lang, sentiment.")] = "lang,sentiment",
+    limit: Annotated[int | None, typer.Option("--limit", help="At most this many texts per set (quick runs).")
+                     ] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for eval.json and eval.md.")] = Path("eval-report"),
+    as_json: JsonOpt = False,
+) -> None:
+    """Accuracy on labelled data, side by side with baselines; writes a Markdown and a JSON report."""
+    from hubbub.eval.report import run_eval, write_reports
+
+    try:
+        report = run_eval(data, split, [t.strip() for t in tasks.split(",") if t.strip()], limit)
+    except (FileNotFoundError, ValueError) as exc:
+        _fail(str(exc))
+    j, m = write_reports(report, out_dir)
+    if as_json:
+        sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return
+    for r in report["results"]:
+        _emit(pa.Table.from_pylist(r["rows"]), False, f"{r['task']} ({report['split']})")
+    if not STATE["quiet"]:
+        err.print(Text(f"wrote {j} and {m}"))
 
 
 # -- look -----------------------------------------------------------------------------------------

@@ -1,0 +1,396 @@
+"""Sentiment (negative / neutral / positive) in any language, from a small linear model that Hubbub
+trains itself (``scripts/train_sentiment.py``) and ships in ``hubbub/enrich/models/sentiment.hbsm``.
+
+Features are hashed, so the model has no vocabulary file: word unigrams and bigrams (hashtags count
+both as ``#tag`` and ``tag``; emoji and punctuation marks are words of their own) and character
+2..5-grams of the normalised text (lower case, links -> ``http``, mentions -> ``@user``, a letter
+repeated three times or more -> twice). Each family is L2-normalised per post; a multinomial logistic
+regression maps them to the three classes. Everything is numpy: thousands of posts per second.
+
+Output: ``sentiment`` (``negative``, ``neutral``, ``positive``; null for a post without text) and
+``sentiment_score`` = P(positive) - P(negative), in [-1, 1] (null without text).
+
+``VaderSentimentStep`` (``sentiment_vader``, not a default step) is VADER for English posts, for
+comparison: ``sentiment_score`` is VADER's compound score, classes cut at +-0.05 as VADER advises.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import re
+import struct
+import zlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from hubbub.enrich.base import Step
+
+LABELS = ("negative", "neutral", "positive")
+FEATURES_VERSION = "1"
+MAGIC = b"HBSM1\n"
+
+_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")  # literal \uXXXX left in some corpora
+_URL = re.compile(r"https?://\S+|www\.\S+|\bhttps?\b", re.IGNORECASE)
+_MENTION = re.compile(r"(?<![\w@])@\w+")
+_REPEAT = re.compile(r"(.)\1{2,}")
+_SPACE = re.compile(r"\s+")
+_INVISIBLE = re.compile("[\0\ufe0e\ufe0f\u200b\u2060]")
+_TOKEN = re.compile(r"#?[^\W_][\w\u0300-\u036f\u064b-\u065f\u0900-\u0dff\u200c\u200d'’]*|[^\w\s]")
+
+_U64 = np.uint64
+_M1 = _U64(0xBF58476D1CE4E5B9)
+_M2 = _U64(0x94D049BB133111EB)
+_ROLL = _U64(0x100000001B3)
+_SALT_WORD = _U64(0x9E3779B97F4A7C15)
+_SALT_BIGRAM = _U64(0xD6E8FEB86659FD93)
+_SALT_CHAR = _U64(0xA0761D6478BD642F)
+
+
+def normalize(text: str | None) -> str:
+    """Lower-cased text with links as ``http``, mentions as ``@user`` and long letter runs cut to two."""
+    if not text:
+        return ""
+    t = _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text) if "\\u" in text else text
+    t = html.unescape(t) if "&" in t else t
+    t = _INVISIBLE.sub("", t.lower())
+    t = _URL.sub(" http ", t)
+    t = _MENTION.sub(" @user ", t)
+    t = _REPEAT.sub(r"\1\1", t)
+    return _SPACE.sub(" ", t).strip()
+
+
+def tokens(norm: str) -> list[str]:
+    """Word tokens of a normalised text: words, ``#tags`` (and the bare tag), emoji, punctuation marks."""
+    out = []
+    for tok in _TOKEN.findall(norm):
+        out.append(tok)
+        if tok[0] == "#" and len(tok) > 1:
+            out.append(tok[1:])
+    return out
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser (uint64, wrapping)."""
+    x = (x ^ (x >> _U64(30))) * _M1
+    x = (x ^ (x >> _U64(27))) * _M2
+    return x ^ (x >> _U64(31))
+
+
+@dataclass(frozen=True)
+class Featurizer:
+    """Hashed word 1-2-gram + char n-gram features; ``transform`` gives sparse COO triples."""
+
+    bits: int = 20
+    char_min: int = 2
+    char_max: int = 5
+    word_weight: float = 1.0
+    char_weight: float = 1.0
+
+    def params(self) -> dict[str, Any]:
+        return {"features_version": FEATURES_VERSION, "bits": self.bits, "char_min": self.char_min,
+                "char_max": self.char_max, "word_weight": self.word_weight, "char_weight": self.char_weight}
+
+    def transform(self, texts: Sequence[str | None]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(row, column, value) of each feature occurrence; a post's rows depend on that post only."""
+        norms = [normalize(t) for t in texts]
+        shift = _U64(64 - self.bits)
+        # word unigrams and bigrams
+        lens, hashes = [], []
+        for n in norms:
+            toks = tokens(n)
+            lens.append(len(toks))
+            hashes.extend(zlib.crc32(t.encode("utf-8")) for t in toks)
+        wlen = np.asarray(lens, np.int64)
+        wh = np.asarray(hashes, np.uint64)
+        wdoc = np.repeat(np.arange(len(norms), dtype=np.int64), wlen)
+        same = wdoc[1:] == wdoc[:-1] if len(wdoc) else np.zeros(0, bool)
+        bi = (wh[:-1] * _ROLL + wh[1:])[same] if len(wh) else np.zeros(0, np.uint64)
+        w_cols = np.concatenate([_mix(wh ^ _SALT_WORD), _mix(bi ^ _SALT_BIGRAM)]) >> shift
+        w_rows = np.concatenate([wdoc, wdoc[1:][same]])
+        # character n-grams, over all posts at once ("\0" separates posts)
+        padded = "\0".join(f" {n} " for n in norms)
+        cp = np.frombuffer(padded.encode("utf-32-le"), dtype="<u4").astype(np.uint64)
+        sep = np.concatenate([[0], np.cumsum(cp == 0)])  # separators before position i
+        doc_of = sep[:-1]
+        c_rows, c_cols = [], []
+        h = cp.copy()
+        for n in range(1, self.char_max + 1):
+            if n > 1:
+                h = h[:-1] * _ROLL + cp[n - 1:]
+            if n < self.char_min:
+                continue
+            k = len(h)
+            ok = (sep[n:n + k] - sep[:k]) == 0
+            c_rows.append(doc_of[:k][ok])
+            c_cols.append(_mix(h[ok] ^ (_SALT_CHAR + _U64(n))) >> shift)
+        c_rows_a = np.concatenate(c_rows) if c_rows else np.zeros(0, np.int64)
+        c_cols_a = np.concatenate(c_cols) if c_cols else np.zeros(0, np.uint64)
+        rows = np.concatenate([w_rows, c_rows_a]).astype(np.int64)
+        cols = np.concatenate([w_cols, c_cols_a]).astype(np.int64)
+        vals = np.concatenate([self._norm(w_rows, len(norms), self.word_weight),
+                               self._norm(c_rows_a, len(norms), self.char_weight)])
+        return rows, cols, vals
+
+    @staticmethod
+    def _norm(rows: np.ndarray, n_docs: int, weight: float) -> np.ndarray:
+        counts = np.bincount(rows, minlength=n_docs).astype(np.float32)
+        return (weight / np.sqrt(np.maximum(counts, 1.0)))[rows].astype(np.float32)
+
+
+@dataclass
+class SentimentModel:
+    featurizer: Featurizer
+    weights: np.ndarray  # (2**bits, 3) float32
+    bias: np.ndarray  # (3,) float32
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def scores(self, texts: Sequence[str | None]) -> np.ndarray:
+        rows, cols, vals = self.featurizer.transform(texts)
+        n = len(texts)
+        z = np.empty((n, 3), np.float64)
+        for k in range(3):
+            z[:, k] = np.bincount(rows, weights=vals * self.weights[cols, k], minlength=n) + self.bias[k]
+        return z
+
+    def predict_proba(self, texts: Sequence[str | None]) -> np.ndarray:
+        return softmax(self.scores(texts))
+
+    def predict(self, texts: Sequence[str | None]) -> list[str]:
+        return [LABELS[i] for i in self.predict_proba(texts).argmax(axis=1)]
+
+    # -- artifact: MAGIC, u32 length, JSON metadata, then zlib-compressed float16 weights and bias --
+    def to_bytes(self) -> bytes:
+        meta = dict(self.meta, featurizer=self.featurizer.params(), labels=list(LABELS),
+                    weights_dtype="float16", weights_shape=list(self.weights.shape))
+        head = json.dumps(meta, sort_keys=True, ensure_ascii=False).encode("utf-8")
+        body = zlib.compress(np.ascontiguousarray(self.weights, "<f2").tobytes()
+                             + np.ascontiguousarray(self.bias, "<f4").tobytes(), 9)
+        return MAGIC + struct.pack("<I", len(head)) + head + body
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> SentimentModel:
+        if not data.startswith(MAGIC):
+            raise ValueError("not a Hubbub sentiment model")
+        (hlen,) = struct.unpack_from("<I", data, len(MAGIC))
+        start = len(MAGIC) + 4
+        meta = json.loads(data[start:start + hlen].decode("utf-8"))
+        body = zlib.decompress(data[start + hlen:])
+        fp = meta.pop("featurizer")
+        if fp.pop("features_version") != FEATURES_VERSION:
+            raise ValueError("sentiment model was built for another feature version")
+        shape = tuple(meta["weights_shape"])
+        nw = int(np.prod(shape)) * 2
+        weights = np.frombuffer(body[:nw], "<f2").reshape(shape).astype(np.float32)
+        bias = np.frombuffer(body[nw:], "<f4").astype(np.float32)
+        return cls(Featurizer(**fp), weights, bias, meta)
+
+    def save(self, path: Path) -> None:
+        path.write_bytes(self.to_bytes())
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> SentimentModel:
+        return cls.from_bytes((path or MODEL_PATH).read_bytes())
+
+
+MODEL_FILE = "sentiment.hbsm"
+MODEL_PATH = Path(__file__).resolve().parents[1] / "models" / MODEL_FILE
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# training (used by scripts/train_sentiment.py and the tests): multinomial logistic regression,
+# L2-regularised, full batch, L-BFGS; deterministic for the same data, order and parameters.
+
+
+def train(texts: Sequence[str], labels: Sequence[int], featurizer: Featurizer, l2: float = 1e-4,
+          max_iter: int = 200, sample_weight: Iterable[float] | None = None,
+          log: Callable[[str], None] | None = None) -> SentimentModel:
+    rows, cols, vals = featurizer.transform(texts)
+    n = len(texts)
+    y = np.zeros((n, 3), np.float64)
+    y[np.arange(n), np.asarray(labels, np.int64)] = 1.0
+    sw = np.ones(n) if sample_weight is None else np.asarray(list(sample_weight), np.float64)
+    sw = sw / sw.sum()
+    # parameters only for the hashed columns that occur; two orderings of the occurrences:
+    # by post (for the scores) and by column (for the gradient), each summed with reduceat
+    used, inv = np.unique(cols, return_inverse=True)
+    d = len(used)
+    by_row = np.argsort(rows, kind="stable")
+    r_col, r_val = inv[by_row], vals[by_row][:, None]
+    r_start = np.flatnonzero(np.r_[True, np.diff(rows[by_row]) != 0])
+    if len(r_start) != n:
+        raise ValueError("every post needs at least one feature")
+    by_col = np.argsort(inv, kind="stable")
+    c_row, c_val = rows[by_col], vals[by_col][:, None]
+    c_start = np.flatnonzero(np.r_[True, np.diff(inv[by_col]) != 0])
+
+    def loss_grad(x: np.ndarray) -> tuple[float, np.ndarray]:
+        w = x[:-3].astype(np.float32).reshape(d, 3)  # float32 occurrences, float64 sums and solver
+        z = np.add.reduceat(r_val * w[r_col], r_start, axis=0, dtype=np.float64) + x[-3:]
+        z -= z.max(axis=1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        loss = -float((sw[:, None] * y * logp).sum()) + 0.5 * l2 * float(np.dot(x[:-3], x[:-3]))
+        r = (np.exp(logp) - y) * sw[:, None]
+        g = np.empty_like(x)
+        g[:-3] = np.add.reduceat(c_val * r.astype(np.float32)[c_row], c_start, axis=0, dtype=np.float64).ravel()
+        g[:-3] += l2 * x[:-3]
+        g[-3:] = r.sum(axis=0)
+        return loss, g
+
+    x = _lbfgs(loss_grad, np.zeros(d * 3 + 3), max_iter, log=log)
+    weights = np.zeros((1 << featurizer.bits, 3), np.float32)
+    weights[used] = x[:-3].reshape(d, 3).astype(np.float16)
+    return SentimentModel(featurizer, weights, x[-3:].astype(np.float32))
+
+
+def _lbfgs(f: Callable[[np.ndarray], tuple[float, np.ndarray]], x: np.ndarray, max_iter: int,
+           memory: int = 10, tol: float = 1e-7, log: Callable[[str], None] | None = None) -> np.ndarray:
+    fx, g = f(x)
+    ss: list[np.ndarray] = []
+    ys: list[np.ndarray] = []
+    for it in range(max_iter):
+        q = g.copy()
+        alphas = []
+        for s, yv in zip(reversed(ss), reversed(ys), strict=True):
+            rho = 1.0 / float(np.dot(yv, s))
+            a = rho * float(np.dot(s, q))
+            q -= a * yv
+            alphas.append((rho, a))
+        if ss:
+            q *= float(np.dot(ss[-1], ys[-1])) / float(np.dot(ys[-1], ys[-1]))
+        else:
+            q /= max(1.0, float(np.sqrt(np.dot(g, g))))
+        for (s, yv), (rho, a) in zip(zip(ss, ys, strict=True), reversed(alphas), strict=True):
+            q += s * (a - rho * float(np.dot(yv, q)))
+        d = -q
+        gd = float(np.dot(g, d))
+        if gd >= 0:  # not a descent direction: restart from the gradient
+            ss.clear()
+            ys.clear()
+            d = -g
+            gd = -float(np.dot(g, g))
+        step = 1.0
+        for _ in range(30):
+            xn = x + step * d
+            fn, gn = f(xn)
+            if fn <= fx + 1e-4 * step * gd:
+                break
+            step *= 0.5
+        s, yv = xn - x, gn - g
+        if float(np.dot(s, yv)) > 1e-12:
+            ss.append(s)
+            ys.append(yv)
+            if len(ss) > memory:
+                ss.pop(0)
+                ys.pop(0)
+        done = fx - fn < tol * max(1.0, abs(fx))
+        x, fx, g = xn, fn, gn
+        if log and (it % 10 == 0 or done):
+            log(f"iter {it:4d} loss {fx:.6f}")
+        if done:
+            break
+    return x
+
+
+def sha256_file(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+class SentimentStep(Step):
+    name = "sentiment"
+    version = "1"
+    reads = ("text",)
+    schema = pa.schema([("sentiment", pa.string()), ("sentiment_score", pa.float32())])
+    description = "sentiment (negative/neutral/positive) and P(positive) - P(negative), any language"
+
+    def __init__(self) -> None:
+        self._model: SentimentModel | None = None
+
+    def _loaded(self) -> SentimentModel:
+        if self._model is None:
+            self._model = SentimentModel.load()
+        return self._model
+
+    def model(self) -> dict[str, str]:
+        m = self._loaded()
+        return {"name": f"hubbub hashed n-gram logistic regression ({MODEL_FILE})",
+                "version": str(m.meta.get("model_version", "")), "sha256": m.meta.get("sha256", "")}
+
+    def params(self) -> dict[str, Any]:
+        return {"score": "P(positive) - P(negative)", **self._loaded().featurizer.params()}
+
+    def setup(self, seed: int) -> None:
+        self._loaded()
+
+    def run(self, batch: pa.Table) -> pa.Table:
+        texts = batch["text"].to_pylist()
+        has = [bool(t and t.strip()) for t in texts]
+        p = self._loaded().predict_proba(texts)
+        best = p.argmax(axis=1)
+        score = (p[:, 2] - p[:, 0]).astype(np.float32)
+        return pa.table({"sentiment": pa.array([LABELS[b] if h else None for b, h in zip(best, has, strict=True)],
+                                               pa.string()),
+                         "sentiment_score": pa.array(score, pa.float32(), mask=~np.asarray(has, bool))},
+                        schema=self.schema)
+
+
+class VaderSentimentStep(Step):
+    """VADER (English only), for comparison; needs ``vaderSentiment``."""
+
+    name = "sentiment_vader"
+    version = "1"
+    default = False
+    reads = ("text",)
+    schema = pa.schema([("sentiment", pa.string()), ("sentiment_score", pa.float32())])
+    description = "VADER sentiment (English only) and its compound score"
+
+    def __init__(self) -> None:
+        self._analyzer: Any = None
+
+    def model(self) -> dict[str, str]:
+        from importlib.metadata import version
+
+        return {"name": "VADER (vaderSentiment)", "version": version("vaderSentiment")}
+
+    def params(self) -> dict[str, Any]:
+        return {"threshold": 0.05}
+
+    def setup(self, seed: int) -> None:
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+        self._analyzer = SentimentIntensityAnalyzer()
+
+    def classify(self, texts: Sequence[str | None]) -> list[tuple[str | None, float | None]]:
+        if self._analyzer is None:
+            self.setup(0)
+        out: list[tuple[str | None, float | None]] = []
+        for t in texts:
+            if not (t and t.strip()):
+                out.append((None, None))
+                continue
+            c = float(self._analyzer.polarity_scores(t)["compound"])
+            out.append(("positive" if c >= 0.05 else "negative" if c <= -0.05 else "neutral", c))
+        return out
+
+    def run(self, batch: pa.Table) -> pa.Table:
+        out = self.classify(batch["text"].to_pylist())
+        return pa.table({"sentiment": pa.array([o[0] for o in out], pa.string()),
+                         "sentiment_score": pa.array([o[1] for o in out], pa.float32())}, schema=self.schema)
+
+
+STEPS = [SentimentStep(), VaderSentimentStep()]

@@ -1,0 +1,1 @@
+"""Evaluations of Hubbub's enrichment against labelled public data sets."""

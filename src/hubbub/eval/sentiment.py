@@ -1,0 +1,126 @@
+"""Sentiment evaluation on the sources' own file layouts, Hubbub's model and VADER side by side.
+
+- TweetEval sentiment (SemEval-2017 4A, English): ``tweeteval/sentiment/<split>_text.txt`` +
+  ``<split>_labels.txt``; metric: macro recall (the benchmark's).
+- XLM-T sentiment, per language: ``xlm-t-sentiment/<language>/<split>_text.txt`` + ``<split>_labels.txt``;
+  metric: macro F1; plus the mean over the languages.
+
+``<split>`` is ``val`` for ``validation``. Labels: 0 negative, 1 neutral, 2 positive. Metrics are
+fractions (0..1). Every row says how many of its posts are in Hubbub's training data (``in_training``,
+matched by exact text against the training files recorded in the model); when any are, a second row
+gives the figures on the posts the model has not seen (XLM-T English train was drawn in part from
+TweetEval sentiment validation).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hubbub.enrich.steps.sentiment import SentimentModel, VaderSentimentStep
+
+XLMT_LANGUAGES = {"arabic": "ar", "english": "en", "french": "fr", "german": "de", "hindi": "hi",
+                  "italian": "it", "portuguese": "pt", "spanish": "es"}
+_PREFIX = {"validation": "val", "val": "val", "train": "train", "test": "test"}
+_LABEL = {"negative": 0, "neutral": 1, "positive": 2}
+
+
+def _lines(path: Path) -> list[str]:
+    if not path.is_file():
+        raise FileNotFoundError(f"sentiment evaluation data missing: {path}")
+    lines = path.read_text(encoding="utf-8").split("\n")
+    return lines[:-1] if lines and lines[-1] == "" else lines
+
+
+def _pair(folder: Path, prefix: str, limit: int | None) -> tuple[list[str], np.ndarray]:
+    texts = _lines(folder / f"{prefix}_text.txt")
+    labels = _lines(folder / f"{prefix}_labels.txt")
+    if len(texts) != len(labels):
+        raise ValueError(f"{folder}: {len(texts)} texts but {len(labels)} labels for {prefix}")
+    if limit is not None:
+        texts, labels = texts[:limit], labels[:limit]
+    return texts, np.asarray([int(v) for v in labels], np.int64)
+
+
+def macro_recall(y: np.ndarray, p: np.ndarray) -> float:
+    return float(np.mean([((p == k) & (y == k)).sum() / max(1, (y == k).sum()) for k in range(3)]))
+
+
+def macro_f1(y: np.ndarray, p: np.ndarray) -> float:
+    f = []
+    for k in range(3):
+        tp = ((p == k) & (y == k)).sum()
+        f.append(2 * tp / max(1, 2 * tp + ((p == k) & (y != k)).sum() + ((p != k) & (y == k)).sum()))
+    return float(np.mean(f))
+
+
+def _vader() -> VaderSentimentStep | None:
+    try:
+        step = VaderSentimentStep()
+        step.setup(0)
+        return step
+    except ImportError:
+        return None
+
+
+def _training_texts(model: SentimentModel, data_dir: Path) -> set[str]:
+    out: set[str] = set()
+    for f in model.meta.get("training_files", []):
+        p = data_dir / f["path"]
+        if p.name.endswith("_text.txt") and p.is_file():
+            out.update(_lines(p)[: f.get("rows_used")])
+    return out
+
+
+def evaluate_sentiment(data_dir: Path, split: str = "validation", limit: int | None = None) -> dict[str, Any]:
+    data_dir = Path(data_dir)
+    if split not in _PREFIX:
+        raise ValueError(f"unknown split {split!r}; choose from {', '.join(_PREFIX)}")
+    prefix = _PREFIX[split]
+    sets = [("tweeteval-sentiment", "en", "macro_recall", data_dir / "tweeteval" / "sentiment")]
+    sets += [("xlm-t-sentiment", code, "macro_f1", data_dir / "xlm-t-sentiment" / lang)
+             for lang, code in XLMT_LANGUAGES.items()]
+    loaded = [(name, lang, metric, *_pair(folder, prefix, limit)) for name, lang, metric, folder in sets]
+
+    model = SentimentModel.load()
+    seen = _training_texts(model, data_dir)
+    vader = _vader()
+    rows: list[dict[str, Any]] = []
+    secs = 0.0
+    posts = 0
+    xlmt: dict[str, list[float]] = {"hubbub": [], "vader": [], "hubbub_unseen": []}
+    for name, lang, metric, texts, y in loaded:
+        t0 = time.perf_counter()
+        hub = model.predict_proba(texts).argmax(axis=1)
+        secs += time.perf_counter() - t0
+        posts += len(texts)
+        vad = (np.asarray([_LABEL.get(c or "neutral", 1) for c, _ in vader.classify(texts)], np.int64)
+               if vader else None)
+        score = macro_recall if metric == "macro_recall" else macro_f1
+        in_train = np.asarray([t in seen for t in texts], bool)
+        row = {"dataset": name, "language": lang, "n": len(texts), "in_training": int(in_train.sum()),
+               "metric": metric, "hubbub": round(score(y, hub), 4),
+               "vader": round(score(y, vad), 4) if vad is not None else None}
+        rows.append(row)
+        if name == "xlm-t-sentiment":
+            xlmt["hubbub"].append(row["hubbub"])
+            if row["vader"] is not None:
+                xlmt["vader"].append(row["vader"])
+        if in_train.any():
+            keep = ~in_train
+            rows.append({**row, "dataset": f"{name} (unseen by hubbub)", "n": int(keep.sum()), "in_training": 0,
+                         "hubbub": round(score(y[keep], hub[keep]), 4) if keep.any() else None,
+                         "vader": round(score(y[keep], vad[keep]), 4) if vad is not None and keep.any() else None})
+    if xlmt["hubbub"]:
+        rows.append({"dataset": "xlm-t-sentiment", "language": "mean", "n": sum(r["n"] for r in rows
+                     if r["dataset"] == "xlm-t-sentiment"), "in_training": 0, "metric": "macro_f1",
+                     "hubbub": round(float(np.mean(xlmt["hubbub"])), 4),
+                     "vader": round(float(np.mean(xlmt["vader"])), 4) if xlmt["vader"] else None})
+    return {"task": "sentiment", "split": split, "rows": rows,
+            "hubbub_posts_per_s": round(posts / secs, 1) if secs > 0 else None,
+            "model": {"file": "sentiment.hbsm", "version": model.meta.get("model_version"),
+                      "training_rows": model.meta.get("training_rows")},
+            "vader_available": vader is not None}
