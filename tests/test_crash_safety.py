@@ -58,7 +58,8 @@ def _dump(ws_path: Path) -> dict:
 @pytest.mark.slow
 def test_sigkill_midway_then_rerun_equals_clean_run(tmp_path: Path):
     inputs = _inputs(tmp_path / "in")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    # small batches: a kill lands mid-file, between committed batches, and the re-run resumes there
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "HUBBUB_IMPORT_BATCH": "3000"}
 
     clean = tmp_path / "clean"
     t0 = time.perf_counter()
@@ -68,6 +69,7 @@ def test_sigkill_midway_then_rerun_equals_clean_run(tmp_path: Path):
     expected = _dump(clean)
     assert len(expected["posts"]) > 20_000 and len(expected["quarantine"]) == 1
 
+    mid_file = 0  # kills that left a file half imported (committed batches, resumed by the re-run)
     for frac in (0.35, 0.6, 0.85):
         ws = tmp_path / f"killed{frac}"
         init_workspace(ws)  # same secret as the clean run, so keys can be compared
@@ -78,7 +80,12 @@ def test_sigkill_midway_then_rerun_equals_clean_run(tmp_path: Path):
         p.send_signal(signal.SIGKILL)
         p.wait()
         assert killed, "import finished before it could be killed; make the input larger"
+        with Store(Workspace(ws)) as st:
+            mid_file += st.query("SELECT count(*) AS n FROM import_progress").to_pylist()[0]["n"]
         r = subprocess.run(_cmd(ws, inputs), env=env, capture_output=True)
         # 3 when the file with the broken line was still to do, 0 when it had been committed
         assert r.returncode in (0, 3), r.stderr.decode()
         assert _dump(ws) == expected, f"store differs after a kill at {frac:.0%}"
+        with Store(Workspace(ws)) as st:
+            assert st.query("SELECT count(*) AS n FROM import_progress").to_pylist()[0]["n"] == 0
+    assert mid_file > 0

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 KINDS = ("post", "reply", "repost", "quote", "comment")
 PLATFORMS = ("twitter", "reddit", "mastodon", "bluesky", "youtube", "facebook", "telegram", "other")

@@ -1,11 +1,11 @@
-"""``hubbub import``: files -> sources -> rows -> store, one transaction per file.
+"""``hubbub import``: files -> sources -> rows -> store, in batches committed with the position reached.
 
 Guarantees (tested):
 - every record read ends as imported, duplicate, quarantined or skipped (not a post), and the
   per-file counts add up;
 - a file that cannot be read gets one clear message and the other files go on;
-- a file is imported in one transaction, so a killed import leaves no trace of the file it was
-  in, and running it again gives the store one clean run gives;
+- each batch is committed with the position it reached in the file, so a killed import resumes
+  there, and running it again gives the store one clean run gives;
 - importing the same data again adds nothing (posts are keyed by platform + post id).
 """
 
@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
-from hubbub.ingest.mapper import Chunk, FileJob, Mapper, worker_init, worker_map
+from hubbub.ingest.mapper import Chunk, FileJob, Mapper, map_lines, worker_init, worker_map
 from hubbub.privacy import Pseudonymiser, Sealer
 from hubbub.sources.base import Record, Source
 from hubbub.sources.files import (
@@ -39,7 +39,8 @@ from hubbub.sources.registry import detect, get_source
 from hubbub.store.store import Store
 
 PROGRESS_EVERY = 5_000  # records per chunk when mapping in this process
-INSERT_ROWS = 50_000
+# Posts per committed batch (memory is bounded by this; HUBBUB_IMPORT_BATCH tunes it).
+INSERT_ROWS = int(os.environ.get("HUBBUB_IMPORT_BATCH", "50000"))
 MIN_CONFIDENCE = 0.3
 
 Progress = Callable[[str, int], None]
@@ -183,37 +184,58 @@ def _import_file(
                     raise UnreadableFile(_unknown_format(head))
             res.format = src.name
             job = FileJob(src, dataset, f.display, import_id, keep_handles)
-            use_pool = pool.get(f) if pool is not None else None
+            skip = _resume(store, import_id, res)
+            if _line_based(src) and _first_line_is_json(stream):
+                use_pool = pool.get(f) if pool is not None else None
+                chunks = _map_lines(job, stream, res, skip, pseudo, sealer, use_pool)
+            else:
+                chunks = _map_records(job, stream, res, skip, pseudo, sealer)
+            _write(store, chunks, res, import_id, progress)
             with store.transaction():
-                _read_into(store, job, stream, res, pseudo, sealer, progress, use_pool)
                 _record_file(store, res, dataset, fp, import_id)
+                store.con.execute("DELETE FROM import_progress WHERE import_id = ?", [import_id])
     except UnreadableFile as exc:
         res.status, res.error = "failed", str(exc)
     return res
 
 
-def _read_into(
-    store: Store, job: FileJob, stream: Any, res: FileResult, pseudo: Pseudonymiser, sealer: Sealer,
-    progress: Progress | None, pool: _Pool | None,
-) -> None:
-    if pool is not None and _line_based(job.source) and _first_line_is_json(stream):
-        chunks = pool.map_lines(job, stream, res)
-    else:
-        chunks = _map_here(job, stream, res, pseudo, sealer)
-    # Chunks are written in batches of INSERT_ROWS: each insert joins the batch against the
-    # stored keys, so fewer, larger batches keep a big import linear.
+def _resume(store: Store, import_id: str, res: FileResult) -> int:
+    """Where an interrupted import of this file stopped (0 for a new one); restores its counts."""
+    rows = store.con.execute(
+        "SELECT position, read, imported, duplicate, quarantined, skipped FROM import_progress WHERE import_id = ?",
+        [import_id]).fetchall()
+    if not rows:
+        return 0
+    position, res.read, res.imported, res.duplicate, res.quarantined, res.skipped = rows[0]
+    return int(position)
+
+
+def _write(store: Store, chunks: Iterable[Chunk], res: FileResult, import_id: str,
+           progress: Progress | None) -> None:
+    """Commit batches of about INSERT_ROWS posts, each with the position reached in the file, so
+    memory stays bounded and an interrupted import resumes where it stopped. (Each insert joins
+    the batch against the stored keys: fewer, larger batches keep a big import linear.)"""
     pending: list[Chunk] = []
     rows = 0
     for chunk in chunks:
         pending.append(chunk)
         rows += chunk.rows.num_rows if chunk.rows is not None else 0
         if rows >= INSERT_ROWS:
-            _store_chunk(store, _merge(pending), res)
+            _commit(store, _merge(pending), res, import_id)
             pending, rows = [], 0
         if progress:
-            progress(job.source_file, res.read + sum(c.read for c in pending))
+            progress(res.path, res.read + sum(c.read for c in pending))
     if pending:
-        _store_chunk(store, _merge(pending), res)
+        _commit(store, _merge(pending), res, import_id)
+
+
+def _commit(store: Store, chunk: Chunk, res: FileResult, import_id: str) -> None:
+    with store.transaction():
+        _store_chunk(store, chunk, res)
+        store.con.execute(
+            "INSERT OR REPLACE INTO import_progress VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [import_id, chunk.position, res.read, res.imported, res.duplicate, res.quarantined, res.skipped],
+        )
 
 
 def _merge(chunks: list[Chunk]) -> Chunk:
@@ -221,18 +243,57 @@ def _merge(chunks: list[Chunk]) -> Chunk:
         return chunks[0]
     tables = [c.rows for c in chunks if c.rows is not None]
     return Chunk(pa.concat_tables(tables) if tables else None, [q for c in chunks for q in c.quarantine],
-                 sum(c.read for c in chunks), sum(c.skipped for c in chunks))
+                 sum(c.read for c in chunks), sum(c.skipped for c in chunks), chunks[-1].position)
 
 
-def _map_here(job: FileJob, stream: Any, res: FileResult, pseudo: Pseudonymiser, sealer: Sealer
-              ) -> Iterator[Chunk]:
+def _map_records(job: FileJob, stream: Any, res: FileResult, skip: int, pseudo: Pseudonymiser,
+                 sealer: Sealer) -> Iterator[Chunk]:
+    """Map a file record by record in this process; position = records consumed."""
     m = Mapper(job, pseudo, sealer)
-    records = _guarded(job.source.records(stream), res)
-    for rec in records:
+    n = 0
+    for rec in _guarded(job.source.records(stream), res):
+        n += 1
+        if n <= skip:
+            continue
         m.feed(rec)
         if m.pending() >= PROGRESS_EVERY:
-            yield m.take()
-    yield m.take()
+            yield m.take(n)
+    yield m.take(n)
+
+
+def _map_lines(job: FileJob, stream: Any, res: FileResult, skip: int, pseudo: Pseudonymiser, sealer: Sealer,
+               pool: _Pool | None) -> Iterator[Chunk]:
+    """Map a JSON Lines file in chunks of lines, in worker processes when ``pool``; position =
+    the last line number consumed."""
+    chunks = _line_chunks(stream, res, skip)
+    if pool is not None:
+        yield from pool.map_chunks(job, chunks)
+        return
+    for end, lines in chunks:
+        yield map_lines(job, lines, pseudo, sealer, end)
+
+
+CHUNK_BYTES = 4 << 20
+
+
+def _line_chunks(stream: Any, res: FileResult, skip: int) -> Iterator[tuple[int, list[tuple[int, bytes]]]]:
+    chunk: list[tuple[int, bytes]] = []
+    size = 0
+    lineno = 0
+    try:
+        for lineno, line in enumerate(stream, start=1):  # noqa: B007 - lineno used after the loop
+            if lineno <= skip or not line.strip():
+                continue
+            chunk.append((lineno, line))
+            size += len(line)
+            if size >= CHUNK_BYTES:
+                yield lineno, chunk
+                chunk, size = [], 0
+    except (EOFError, OSError, ValueError) as exc:
+        res.status = "partial"
+        res.error = f"stopped after line {lineno}: {_describe(exc)}"
+    if chunk or lineno > skip:
+        yield max(lineno, skip), chunk
 
 
 def _guarded(records: Iterable[Record], res: FileResult) -> Iterator[Record]:
@@ -288,8 +349,6 @@ def _first_line_is_json(stream: Any) -> bool:
 class _Pool:
     """Worker processes that map chunks of JSON lines while this process writes the store."""
 
-    CHUNK_BYTES = 4 << 20
-
     def __init__(self, secret: bytes, workers: int) -> None:
         # fork on Linux: fast, and scripts need no ``if __name__ == "__main__"`` guard. The children
         # only map records; they never touch the store connection inherited from this process.
@@ -302,35 +361,16 @@ class _Pool:
         self.pool.terminate()
         self.pool.join()
 
-    def map_lines(self, job: FileJob, stream: Any, res: FileResult) -> Iterator[Chunk]:
+    def map_chunks(self, job: FileJob, chunks: Iterable[tuple[int, list[tuple[int, bytes]]]]) -> Iterator[Chunk]:
         jobd = {"source": job.source.name, "dataset": job.dataset, "source_file": job.source_file,
                 "import_id": job.import_id, "keep_handles": job.keep_handles}
         pending: deque[Any] = deque()
-        for c in self._chunks(stream, res):  # read here, map there, a bounded window in flight
-            pending.append(self.pool.apply_async(worker_map, ((jobd, c),)))
+        for end, lines in chunks:  # read here, map there, a bounded window in flight
+            pending.append(self.pool.apply_async(worker_map, ((jobd, lines, end),)))
             if len(pending) >= self.window:
                 yield pending.popleft().get()
         while pending:
             yield pending.popleft().get()
-
-    def _chunks(self, stream: Any, res: FileResult) -> Iterator[list[tuple[int, bytes]]]:
-        chunk: list[tuple[int, bytes]] = []
-        size = 0
-        lineno = 0
-        try:
-            for lineno, line in enumerate(stream, start=1):  # noqa: B007 - lineno used after the loop
-                if not line.strip():
-                    continue
-                chunk.append((lineno, line))
-                size += len(line)
-                if size >= self.CHUNK_BYTES:
-                    yield chunk
-                    chunk, size = [], 0
-        except (EOFError, OSError, ValueError) as exc:
-            res.status = "partial"
-            res.error = f"stopped after line {lineno}: {_describe(exc)}"
-        if chunk:
-            yield chunk
 
 
 def _record_file(store: Store, res: FileResult, dataset: str, fp: str, import_id: str) -> None:

@@ -21,6 +21,7 @@ class Chunk:
     quarantine: list[list[Any]] = field(default_factory=list)
     read: int = 0
     skipped: int = 0
+    position: int = 0  # where in the file this chunk ends (line number, or records consumed)
 
 
 @dataclass
@@ -83,8 +84,9 @@ class Mapper:
                 continue
             self.read += 1
 
-    def take(self) -> Chunk:
-        chunk = Chunk(self.rows.take() if len(self.rows) else None, self.quarantine, self.read, self.skipped)
+    def take(self, position: int = 0) -> Chunk:
+        chunk = Chunk(self.rows.take() if len(self.rows) else None, self.quarantine, self.read, self.skipped,
+                      position)
         self.quarantine = []
         self.read = self.skipped = 0
         return chunk
@@ -103,13 +105,18 @@ def worker_init(secret: bytes) -> None:
     _W["sealer"] = Sealer(secret)
 
 
-def worker_map(args: tuple[dict[str, Any], list[tuple[int, bytes]]]) -> Chunk:
+def map_lines(job: FileJob, lines: list[tuple[int, bytes]], pseudo: Pseudonymiser, sealer: Sealer,
+              position: int) -> Chunk:
     """Map a chunk of JSON lines (line number, bytes) of one file."""
-    jobd, lines = args
-    job = FileJob(get_source(jobd["source"]), jobd["dataset"], jobd["source_file"], jobd["import_id"],
-                  jobd["keep_handles"])
-    m = Mapper(job, _W["pseudo"], _W["sealer"])
+    m = Mapper(job, pseudo, sealer)
     for lineno, line in lines:
         for rec in parse_line(lineno, line):
             m.feed(rec)
-    return m.take()
+    return m.take(position)
+
+
+def worker_map(args: tuple[dict[str, Any], list[tuple[int, bytes]], int]) -> Chunk:
+    jobd, lines, position = args
+    job = FileJob(get_source(jobd["source"]), jobd["dataset"], jobd["source_file"], jobd["import_id"],
+                  jobd["keep_handles"])
+    return map_lines(job, lines, _W["pseudo"], _W["sealer"], position)

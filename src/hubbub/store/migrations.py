@@ -55,7 +55,16 @@ def _v1() -> list[str]:
     ]
 
 
-MIGRATIONS: dict[int, list[str]] = {1: _v1()}
+def _v2() -> list[str]:
+    # Imports commit in batches and record how far they got, so a killed import resumes.
+    return [
+        """CREATE TABLE import_progress (
+            import_id VARCHAR PRIMARY KEY, position BIGINT NOT NULL, read BIGINT, imported BIGINT,
+            duplicate BIGINT, quarantined BIGINT, skipped BIGINT)""",
+    ]
+
+
+MIGRATIONS: dict[int, list[str]] = {1: _v1(), 2: _v2()}
 assert max(MIGRATIONS) == SCHEMA_VERSION
 
 
