@@ -81,3 +81,26 @@ def test_errors_are_clear(tmp_path: Path):
     r = hubbub(ws, "import", str(bad), "--dataset", "b")
     assert r.returncode == 3  # a record quarantined
     assert "line 2" in hubbub(ws, "quarantine").stdout
+
+
+def test_enrich_and_eval_commands(tmp_path: Path):
+    from conftest import SHARED
+
+    ws = tmp_path / "ws"
+    assert hubbub(ws, "import", str(REPO / "samples" / "telegram-bloomberg.ndjson"), "-d", "t").returncode == 0
+    r = hubbub(ws, "enrich", "--json")
+    assert r.returncode == 0, r.stderr
+    steps = {x["step"]: x for x in orjson.loads(r.stdout)}
+    assert {"lang", "sentiment", "neardup"} <= set(steps)
+    assert all(x["done"] == x["to_do"] == 40 for x in steps.values())
+    assert hubbub(ws, "enrich", "--steps", "nope").returncode == 2
+
+    out = tmp_path / "report"
+    r = hubbub(ws, "eval", "--data", str(SHARED), "--limit", "30", "--out", str(out), "--json")
+    assert r.returncode == 0, r.stderr
+    rep = orjson.loads(r.stdout)
+    assert {x["task"] for x in rep["results"]} == {"langid", "sentiment"}
+    assert (out / "eval.md").read_text().startswith("# Hubbub evaluation (validation split)")
+    assert orjson.loads((out / "eval.json").read_bytes())["split"] == "validation"
+    r = hubbub(ws, "eval", "--data", str(tmp_path / "nowhere"))
+    assert r.returncode == 2 and "nowhere" in r.stderr
