@@ -21,7 +21,7 @@ demo: setup
 	$(BIN)/hubbub --workspace $(DEMO_WS) stats
 
 lint: setup
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
 
 test: lint
 	$(BIN)/python -m pytest
