@@ -45,6 +45,9 @@ from hubbub.enrich.steps.lang import (
     hashed_features,
     normalise,
 )
+from hubbub.eval.files import need
+from hubbub.eval.files import read_jsonl_texts as _read_jsonl_texts
+from hubbub.eval.files import read_lines as _read_lines
 
 REPO = Path(__file__).resolve().parents[1]
 CLASSES = ("en", "fr", "de", "it", "pt", "es", "hi")
@@ -68,18 +71,15 @@ def sha256_file(path: Path) -> str:
 
 
 def _need(path: Path) -> Path:
-    if not path.is_file():
-        raise FileNotFoundError(f"training file missing: {path}")
-    return path
+    return need(path, "training file")
 
 
 def read_lines(path: Path) -> list[str]:
-    lines = _need(path).read_text(encoding="utf-8").split("\n")
-    return lines[:-1] if lines and lines[-1] == "" else lines
+    return _read_lines(path, "training file")
 
 
 def read_jsonl_texts(path: Path) -> list[str]:
-    return [json.loads(line)["text"] for line in _need(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+    return _read_jsonl_texts(path, "training file")
 
 
 def read_ira(path: Path) -> list[tuple[str, str]]:

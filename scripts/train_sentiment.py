@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from hubbub.enrich.steps.sentiment import MODEL_PATH, Featurizer, SentimentModel, sha256_file, train
+from hubbub.eval.files import read_lines as _read_lines
 
 REPO = Path(__file__).resolve().parents[1]
 XLMT_LANGUAGES = ("arabic", "english", "french", "german", "hindi", "italian", "portuguese", "spanish")
@@ -32,10 +33,7 @@ DEFAULTS = {"l2": 1e-4, "max_iter": 100, "bits": 20, "char_min": 2, "char_max": 
 
 
 def read_lines(path: Path) -> list[str]:
-    if not path.is_file():
-        raise FileNotFoundError(f"training file missing: {path}")
-    lines = path.read_text(encoding="utf-8").split("\n")
-    return lines[:-1] if lines and lines[-1] == "" else lines
+    return _read_lines(path, "training file")
 
 
 def training_sources(emotion: bool = True) -> list[tuple[str, str, dict[int, int] | None]]:

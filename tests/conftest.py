@@ -77,3 +77,15 @@ def do_import(store: Store):
         return Imported(store, summary)
 
     return run
+
+
+def detected(path: Path) -> str | None:
+    """The format `hubbub import` detects for a file (None when no source is confident enough)."""
+    from hubbub.ingest.importer import MIN_CONFIDENCE
+    from hubbub.sources.files import InputFile, open_input
+    from hubbub.sources.registry import detect
+
+    with open_input(InputFile(path)) as fh:
+        head = fh.peek(65536)[:65536]
+    src, conf = detect(head, path.name)
+    return src.name if src and conf >= MIN_CONFIDENCE else None

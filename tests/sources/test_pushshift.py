@@ -6,8 +6,7 @@ import zstandard
 from conftest import FORMATS
 
 from hubbub.privacy import Pseudonymiser
-from hubbub.sources.files import InputFile, find_inputs, open_input
-from hubbub.sources.registry import detect, get_source
+from hubbub.sources.registry import get_source
 
 PS = FORMATS / "reddit-pushshift-ndjson"
 RC = PS / "RC_sample_comments.ndjson"
@@ -126,21 +125,3 @@ def test_same_thing_from_dump_and_api_is_one_post(do_import, tmp_path):
 def test_non_posts_yield_nothing():
     src = get_source("reddit-pushshift")
     assert list(src.map({"display_name": "science", "subscribers": 5, "created_utc": 1})) == []
-
-
-def _detected(path) -> str | None:
-    with open_input(InputFile(path)) as fh:
-        head = fh.peek(65536)[:65536]
-    src, conf = detect(head, path.name)
-    return src.name if src and conf >= 0.3 else None
-
-
-def test_sniffing_does_not_claim_other_formats():
-    for f in find_inputs([FORMATS]):
-        if f.member is not None or f.path.stat().st_size == 0:
-            continue
-        got = _detected(f.path)
-        if f.path.parent == PS:
-            assert got == "reddit-pushshift", f.path
-        else:
-            assert got != "reddit-pushshift", f.path

@@ -15,12 +15,12 @@ throughput of the whole step (cleaning, fastText, tweet model) over every post e
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
 
 from hubbub.enrich.steps.lang import MACRO, MIN_LETTERS, LangStep, clean, letters
+from hubbub.eval.files import need, read_jsonl_texts, read_lines
 
 XLMT_LANGUAGES = {"arabic": "ar", "english": "en", "french": "fr", "german": "de", "hindi": "hi",
                   "italian": "it", "portuguese": "pt", "spanish": "es"}
@@ -30,25 +30,15 @@ _TTXL_SPLIT = {"validation": "validation", "val": "validation", "train": "train"
 
 
 def _need(path: Path) -> Path:
-    if not path.is_file():
-        raise FileNotFoundError(f"language-id evaluation data missing: {path}")
-    return path
+    return need(path, "language-id evaluation data")
 
 
 def _lines(path: Path) -> list[str]:
-    lines = _need(path).read_text(encoding="utf-8").split("\n")
-    return lines[:-1] if lines and lines[-1] == "" else lines
+    return read_lines(path, "language-id evaluation data")
 
 
 def _jsonl_texts(path: Path) -> list[str]:
-    out = []
-    for i, line in enumerate(_need(path).read_text(encoding="utf-8").splitlines(), 1):
-        if line.strip():
-            try:
-                out.append(str(json.loads(line)["text"]))
-            except (ValueError, KeyError, TypeError) as e:
-                raise ValueError(f"{path}:{i}: not a JSON object with 'text' ({e})") from None
-    return out
+    return read_jsonl_texts(path, "language-id evaluation data")
 
 
 def eval_sets(data_dir: Path, split: str = "validation", limit: int | None = None

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from hubbub.enrich.steps.sentiment import SentimentModel, VaderSentimentStep
+from hubbub.eval.files import read_lines
 
 XLMT_LANGUAGES = {"arabic": "ar", "english": "en", "french": "fr", "german": "de", "hindi": "hi",
                   "italian": "it", "portuguese": "pt", "spanish": "es"}
@@ -29,10 +30,7 @@ _LABEL = {"negative": 0, "neutral": 1, "positive": 2}
 
 
 def _lines(path: Path) -> list[str]:
-    if not path.is_file():
-        raise FileNotFoundError(f"sentiment evaluation data missing: {path}")
-    lines = path.read_text(encoding="utf-8").split("\n")
-    return lines[:-1] if lines and lines[-1] == "" else lines
+    return read_lines(path, "sentiment evaluation data")
 
 
 def _pair(folder: Path, prefix: str, limit: int | None) -> tuple[list[str], np.ndarray]:
