@@ -18,7 +18,8 @@ setup: $(BIN)/.installed
 demo: setup
 	$(BIN)/hubbub --workspace $(DEMO_WS) init
 	$(BIN)/hubbub --workspace $(DEMO_WS) import samples --dataset demo
-	$(BIN)/hubbub --workspace $(DEMO_WS) stats
+	$(BIN)/hubbub --workspace $(DEMO_WS) enrich
+	$(BIN)/hubbub --workspace $(DEMO_WS) stats --by platform --by kind --by lang
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks scripts

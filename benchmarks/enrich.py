@@ -32,10 +32,11 @@ from hubbub.api import Hubbub
 steps = sys.argv[2].split(",")
 with Hubbub(sys.argv[1]) as hb:
     t0 = time.perf_counter()
-    res = hb.enrich(steps, batch_size=10_000)
+    res = hb.enrich(steps, batch_size=5_000)
     took = time.perf_counter() - t0
 print(orjson.dumps({"seconds": took, "posts": sum(r.done for r in res) // max(len(res), 1),
-                    "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}).decode())
+                    "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                    "peak_rss_worker_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}).decode())
 """
 
 

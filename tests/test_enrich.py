@@ -31,7 +31,7 @@ def test_incremental_deterministic_with_provenance(tmp_path: Path):
     a, b = tmp_path / "a", tmp_path / "b"
     with Hubbub(a, create=True) as hb:
         hb.import_files([REPO / "samples"], dataset="demo")
-        (r,) = hb.enrich(["lang"], seed=7, batch_size=700)
+        (r,) = hb.enrich(["lang"], seed=7, batch_size=700, workers=1)
         assert r.todo == r.done == hb.store.query("SELECT count(*) AS n FROM posts").to_pylist()[0]["n"]
         (again,) = hb.enrich(["lang"], seed=7)
         assert again.todo == 0  # nothing new
@@ -52,7 +52,8 @@ def test_incremental_deterministic_with_provenance(tmp_path: Path):
     (b / "secret.key").write_bytes((a / "secret.key").read_bytes())  # same keys, comparable ids
     with Hubbub(b) as hb:
         hb.import_files([REPO / "samples"], dataset="demo")
-        hb.enrich(["lang"], seed=7, batch_size=5000)  # other batch size, same result
+        # other batch size, in 2 worker processes: same result
+        hb.enrich(["lang"], seed=7, batch_size=300, workers=2)
     assert _lang_rows(a) == _lang_rows(b)
 
     # new posts only

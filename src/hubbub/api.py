@@ -68,13 +68,14 @@ class Hubbub:
 
     # -- enrich -------------------------------------------------------------------------------
     def enrich(self, steps: Sequence[str] | None = None, dataset: str | None = None, seed: int = 0,
-               batch_size: int = 5_000, progress: Any = None) -> list[Any]:
+               batch_size: int = 5_000, progress: Any = None, workers: int | None = None) -> list[Any]:
         """Run enrichment steps (default: all default steps) on posts not yet enriched."""
         from hubbub.enrich.registry import default_steps, get_step
         from hubbub.enrich.runner import enrich
 
         chosen = [get_step(s) for s in steps] if steps else default_steps()
-        return enrich(self.store, chosen, dataset=dataset, seed=seed, batch_size=batch_size, progress=progress)
+        return enrich(self.store, chosen, dataset=dataset, seed=seed, batch_size=batch_size, progress=progress,
+                      workers=workers)
 
     # -- look -----------------------------------------------------------------------------------
     def posts(self, dataset: str | None = None) -> Any:

@@ -12,8 +12,12 @@
 
 from __future__ import annotations
 
+import multiprocessing as mp
+import os
+import sys
 import uuid
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,18 +56,22 @@ def enrich(
     seed: int = 0,
     batch_size: int = 5_000,
     progress: Progress | None = None,
+    workers: int | None = None,
 ) -> list[StepResult]:
+    """Run ``steps`` in order. With more than one batch to do, a step runs in ``workers`` processes
+    (default: one per core) while this process reads posts and writes results."""
     results = []
     for step in steps:
         if not step.name.isidentifier():
             raise ValueError(f"step name {step.name!r} must be an identifier")
         ensure_table(store, step)
-        results.append(_run_step(store, step, dataset, seed, batch_size, progress))
+        results.append(_run_step(store, step, dataset, seed, batch_size, progress,
+                                 workers if workers is not None else (os.cpu_count() or 1)))
     return results
 
 
 def _run_step(store: Store, step: Step, dataset: str | None, seed: int, batch_size: int,
-              progress: Progress | None) -> StepResult:
+              progress: Progress | None, workers: int) -> StepResult:
     con = store.con
     todo = store.query(
         f"""SELECT p.platform, p.post_id FROM posts p
@@ -80,40 +88,89 @@ def _run_step(store: Store, step: Step, dataset: str | None, seed: int, batch_si
     res = StepResult(step.name, run_id, todo.num_rows, 0, params)
     con.execute("INSERT INTO runs VALUES (?, ?, ?, ?, now(), NULL, NULL)",
                 [run_id, f"enrich:{step.name}", __version__, orjson.dumps(params).decode()])
-    if todo.num_rows:
-        step.setup(seed)
-    reads = ", ".join(f"p.{c}" for c in step.reads)
     out_cols = [f.name for f in step.schema]
+    batches = _batches(store, step, todo, batch_size)
+    pool = _pool(step, seed, workers) if todo.num_rows > batch_size and workers > 1 else None
+    if pool is None and todo.num_rows:
+        step.setup(seed)
+    try:
+        results = _in_pool(pool, batches, 2 * workers) if pool is not None else ((b, step.run(b)) for b in batches)
+        for batch, out in results:
+            if out.num_rows != batch.num_rows:
+                raise RuntimeError(f"step {step.name} returned {out.num_rows} rows for {batch.num_rows}")
+            _write(store, step, batch, out, out_cols, run_id)
+            res.done += batch.num_rows
+            if progress:
+                progress(step.name, res.done, res.todo)
+    finally:
+        if pool is not None:
+            pool.terminate()
+            pool.join()
+    con.execute("UPDATE runs SET finished_at = now(), counts = ? WHERE run_id = ?",
+                [orjson.dumps({"todo": res.todo, "done": res.done}).decode(), run_id])
+    return res
+
+
+def _batches(store: Store, step: Step, todo: pa.Table, batch_size: int) -> Iterator[pa.Table]:
+    reads = ", ".join(f"p.{c}" for c in step.reads)
     for start in range(0, todo.num_rows, batch_size):
-        keys = todo.slice(start, batch_size)
-        con.register("_keys", keys)
+        store.con.register("_keys", todo.slice(start, batch_size))
         try:
-            batch = store.query(
+            yield store.query(
                 f"""SELECT p.platform, p.post_id{', ' + reads if reads else ''}
                 FROM _keys k JOIN posts p ON p.platform = k.platform AND p.post_id = k.post_id
                 ORDER BY p.platform, p.post_id"""
             )
         finally:
-            con.unregister("_keys")
-        out = step.run(batch)
-        if out.num_rows != batch.num_rows:
-            raise RuntimeError(f"step {step.name} returned {out.num_rows} rows for {batch.num_rows}")
-        table = pa.table(
-            [batch["platform"], batch["post_id"], *[out[c] for c in out_cols],
-             pa.array([step.version] * batch.num_rows, pa.string()), pa.array([run_id] * batch.num_rows, pa.string())],
-            names=["platform", "post_id", *out_cols, "step_version", "run_id"],
-        )
-        with store.transaction():
-            con.register("_out", table)
-            try:
-                con.execute(f"""DELETE FROM {step.table} t USING _out o
-                    WHERE t.platform = o.platform AND t.post_id = o.post_id""")
-                con.execute(f"INSERT INTO {step.table} SELECT * FROM _out")
-            finally:
-                con.unregister("_out")
-        res.done += batch.num_rows
-        if progress:
-            progress(step.name, res.done, res.todo)
-    con.execute("UPDATE runs SET finished_at = now(), counts = ? WHERE run_id = ?",
-                [orjson.dumps({"todo": res.todo, "done": res.done}).decode(), run_id])
-    return res
+            store.con.unregister("_keys")
+
+
+def _write(store: Store, step: Step, batch: pa.Table, out: pa.Table, out_cols: list[str], run_id: str) -> None:
+    """One batch's results, committed on their own (a killed run keeps every finished batch)."""
+    n = batch.num_rows
+    table = pa.table(
+        [batch["platform"], batch["post_id"], *[out[c] for c in out_cols],
+         pa.array([step.version] * n, pa.string()), pa.array([run_id] * n, pa.string())],
+        names=["platform", "post_id", *out_cols, "step_version", "run_id"],
+    )
+    con = store.con
+    with store.transaction():
+        con.register("_out", table)
+        try:
+            con.execute(f"""DELETE FROM {step.table} t USING _out o
+                WHERE t.platform = o.platform AND t.post_id = o.post_id""")
+            con.execute(f"INSERT INTO {step.table} SELECT * FROM _out")
+        finally:
+            con.unregister("_out")
+
+
+# -- worker processes: each loads the step's model once ----------------------------------------
+_STEP: dict[str, Step] = {}
+
+
+def _init(step: Step, seed: int) -> None:
+    step.setup(seed)
+    _STEP["step"] = step
+
+
+def _work(batch: pa.Table) -> pa.Table:
+    return _STEP["step"].run(batch)
+
+
+def _pool(step: Step, seed: int, workers: int) -> Any:
+    # fork on Linux (no __main__ guard needed in scripts); children never touch the store.
+    ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+    return ctx.Pool(workers, initializer=_init, initargs=(step, seed))
+
+
+def _in_pool(pool: Any, batches: Iterator[pa.Table], window: int) -> Iterator[tuple[pa.Table, pa.Table]]:
+    """(batch, result) in order, with at most ``window`` batches in flight."""
+    pending: deque[tuple[pa.Table, Any]] = deque()
+    for b in batches:
+        pending.append((b, pool.apply_async(_work, (b,))))
+        if len(pending) >= window:
+            batch, r = pending.popleft()
+            yield batch, r.get()
+    while pending:
+        batch, r = pending.popleft()
+        yield batch, r.get()
