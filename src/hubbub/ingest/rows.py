@@ -49,7 +49,6 @@ class RowBuilder:
         self.keep_handles = keep_handles
         self.default_platform = default_platform
         self.cols: dict[str, list[Any]] = {c: [] for c in POST_COLUMNS}
-        self._ref_keys: dict[str, Any] = {}
 
     def __len__(self) -> int:
         return len(self.cols["post_id"])
@@ -115,19 +114,7 @@ class RowBuilder:
             for plat, h in linked:
                 if h not in repl:
                     repl[h] = key(plat, None, h)  # type: ignore[assignment]
-        urls: list[str] = []
-        canon: list[str] = []
-        domains: list[str] = []
-        for u, expanded in pairs:
-            full = expanded or u
-            c, dom = canonical_url(full)
-            if url_idents:
-                full = scrub_lowered(full, url_idents)
-                c = scrub_lowered(c, url_idents)
-            urls.append(full)
-            canon.append(c)
-            if dom and dom not in domains:
-                domains.append(dom)
+        urls, canon, domains = _links(pairs, url_idents)
 
         if not self.keep_handles:
             text = scrub_mentions(text, key_for)
@@ -138,13 +125,7 @@ class RowBuilder:
         ids = [str(post_id), _s(d.get("parent_id")), _s(d.get("conversation_id")), _s(d.get("reposted_id")),
                _s(d.get("quoted_id"))]
         if not self.keep_handles:
-            ref_key = self._ref_keys.get(platform)
-            if ref_key is None:
-                ref_key = self._ref_keys[platform] = lambda ref, p=platform: key(p, ref, None)
-            did_key = self._ref_keys.get("bluesky")
-            if did_key is None:
-                did_key = self._ref_keys["bluesky"] = lambda ref: key("bluesky", ref, None)
-            ids = [pseudonymise_post_id(platform, i, ref_key, did_key) if i else i for i in ids]
+            ids = self._pseudonymise_ids(platform, ids)
 
         c = self.cols
         c["platform"].append(platform)
@@ -175,10 +156,41 @@ class RowBuilder:
         c["import_run"].append(self.import_id)
         c["raw"].append(raw)
 
+    def _pseudonymise_ids(self, platform: str, ids: list[str | None]) -> list[str | None]:
+        """Post ids that embed an account carry its key (privacy.pseudonymise_post_id)."""
+        key = self.pseudo.key
+
+        def ref_key(ref: str) -> str | None:
+            return key(platform, ref, None)
+
+        def did_key(did: str) -> str | None:
+            return key("bluesky", did, None)
+
+        return [pseudonymise_post_id(platform, i, ref_key, did_key) if i else i for i in ids]
+
     def take(self) -> pa.Table:
         table = pa.table(self.cols, schema=POST_SCHEMA)
         self.cols = {c: [] for c in POST_COLUMNS}
         return table
+
+
+def _links(pairs: list[tuple[str, str | None]], url_idents: list[tuple[str, str, str]]
+           ) -> tuple[list[str], list[str], list[str]]:
+    """(links as given or expanded, canonical links, distinct domains), handles in paths replaced."""
+    urls: list[str] = []
+    canon: list[str] = []
+    domains: list[str] = []
+    for u, expanded in pairs:
+        full = expanded or u
+        c, dom = canonical_url(full)
+        if url_idents:
+            full = scrub_lowered(full, url_idents)
+            c = scrub_lowered(c, url_idents)
+        urls.append(full)
+        canon.append(c)
+        if dom and dom not in domains:
+            domains.append(dom)
+    return urls, canon, domains
 
 
 def _ident(repl: dict[str, str], k: str, acc_id: Any, handle: str | None, name: str | None) -> None:
