@@ -81,3 +81,63 @@ def test_default_fields_only_tweets_get_time_from_snowflake_id(do_import):
     # the text is the time the tweet was sent (tweepy's test bot), in UTC
     assert p["created_at"].strftime("%Y-%m-%d %H:%M:%S") == "2022-10-07 22:42:12"
     assert p["author_key"] is None
+
+
+def _tweets_in(path) -> list[dict]:
+    """Tweet objects in a v2 file, read independently of Hubbub: `data` of every page or
+    recorded response body (object or list), or one flattened tweet per line."""
+    import json
+
+    raw = path.read_text()
+    if not raw.strip():
+        return []
+    try:
+        docs = [json.loads(raw)]
+    except json.JSONDecodeError:
+        docs = []
+        for line in raw.splitlines():
+            try:
+                docs.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # the deliberately broken lines of streaming_output_with_error.jsonl
+    out = []
+    for doc in docs:
+        bodies = [r["body"] for r in doc] if isinstance(doc, list) else [doc]
+        for b in bodies:
+            if not isinstance(b, dict):
+                continue
+            data = b.get("data") if "data" in b else (b if "text" in b and "id" in b else None)
+            items = data if isinstance(data, list) else [data] if data else []
+            out += [t for t in items if isinstance(t, dict) and "text" in t]
+    return out
+
+
+def test_every_v2_sample_file_counted(do_import):
+    files = sorted(p for p in [*V2.iterdir(), *TWEEPY_V2.iterdir()] if p.suffix in (".json", ".jsonl"))
+    imp = do_import(*files)
+    by = {f.path: f for f in imp.summary.files}
+    total = 0
+    seen: set[str] = set()
+    for p in files:
+        f = by[str(p)]
+        tweets = _tweets_in(p)
+        if p.name == "empty.json":
+            assert f.status == "failed" and f.error == "empty file"
+            continue
+        if f.status == "already-imported":  # byte-identical to a file before it
+            continue
+        assert f.status == "ok", (p, f)
+        assert f.read - f.quarantined - f.skipped == len(tweets), p.name
+        new = {t["id"] for t in tweets} - seen
+        assert f.imported == len(new), p.name
+        seen |= new
+        total += f.imported
+    assert imp.count() == total == len(seen) > 1300
+    # a reply, found independently: its parent is the replied-to tweet
+    reply = next(t for p in files for t in _tweets_in(p)
+                 if any(r["type"] == "replied_to" for r in t.get("referenced_tweets") or ())
+                 and not any(r["type"] == "retweeted" for r in t.get("referenced_tweets") or ()))
+    stored = imp.post(reply["id"])
+    assert stored["kind"] == "reply"
+    assert stored["parent_id"] == next(r["id"] for r in reply["referenced_tweets"] if r["type"] == "replied_to")
+    assert stored["conversation_id"] == reply.get("conversation_id")

@@ -29,7 +29,7 @@ class TwitterV2(Source):
         if score and '"id_str"' in s and '"screen_name"' in s:
             score = 0.4  # v1.1 shapes mention author_id rarely; let the v1.1 source win
         if not score and ('"__twarc"' in s or ('"data"' in s and ('"tweet_count"' in s or '"member_count"' in s))
-                          or ('"action"' in s and '"reason"' in s and '"redacted_at"' in s)):
+                          or ('"action"' in s and '"reason"' in s and '"created_at"' in s)):
             score = 0.5  # twarc/API v2 output without tweets (counts, users, lists, compliance)
         if not score and "api.twitter.com/2/" in s and '"data"' in s:
             score = 0.5  # recorded API v2 responses without tweets (users, followers, spaces)
