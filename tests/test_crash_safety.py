@@ -55,6 +55,24 @@ def _dump(ws_path: Path) -> dict:
     return {"posts": posts, "quarantine": q, "files": files, "datasets": datasets}
 
 
+def _kill_midway(ws: Path, clean: Path, inputs: Path, env: dict, delay: float) -> Path:
+    """Start the import and SIGKILL it after ``delay`` s; on a machine busier during the clean run
+    than now the import may finish first, so try again sooner (a fresh workspace each time)."""
+    for attempt in range(5):
+        target = ws.with_name(f"{ws.name}.{attempt}")
+        init_workspace(target)  # same secret as the clean run, so keys can be compared
+        (target / "secret.key").write_bytes((clean / "secret.key").read_bytes())
+        p = subprocess.Popen(_cmd(target, inputs), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        killed = p.poll() is None
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        if killed:
+            return target
+        delay /= 2
+    raise AssertionError("the import always finished before it could be killed; make the input larger")
+
+
 @pytest.mark.slow
 def test_sigkill_midway_then_rerun_equals_clean_run(tmp_path: Path):
     inputs = _inputs(tmp_path / "in")
@@ -71,15 +89,7 @@ def test_sigkill_midway_then_rerun_equals_clean_run(tmp_path: Path):
 
     mid_file = 0  # kills that left a file half imported (committed batches, resumed by the re-run)
     for frac in (0.35, 0.6, 0.85):
-        ws = tmp_path / f"killed{frac}"
-        init_workspace(ws)  # same secret as the clean run, so keys can be compared
-        (ws / "secret.key").write_bytes((clean / "secret.key").read_bytes())
-        p = subprocess.Popen(_cmd(ws, inputs), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(took * frac)
-        killed = p.poll() is None
-        p.send_signal(signal.SIGKILL)
-        p.wait()
-        assert killed, "import finished before it could be killed; make the input larger"
+        ws = _kill_midway(tmp_path / f"killed{frac}", clean, inputs, env, took * frac)
         with Store(Workspace(ws)) as st:
             mid_file += st.query("SELECT count(*) AS n FROM import_progress").to_pylist()[0]["n"]
         r = subprocess.run(_cmd(ws, inputs), env=env, capture_output=True)
