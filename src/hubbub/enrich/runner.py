@@ -12,11 +12,8 @@
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
-import sys
 import uuid
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +23,7 @@ import pyarrow as pa
 
 from hubbub import __version__
 from hubbub.enrich.base import Step
+from hubbub.parallel import in_order, worker_pool
 from hubbub.store.migrations import duck_type
 from hubbub.store.store import Store
 
@@ -90,11 +88,14 @@ def _run_step(store: Store, step: Step, dataset: str | None, seed: int, batch_si
                 [run_id, f"enrich:{step.name}", __version__, orjson.dumps(params).decode()])
     out_cols = [f.name for f in step.schema]
     batches = _batches(store, step, todo, batch_size)
-    pool = _pool(step, seed, workers) if todo.num_rows > batch_size and workers > 1 else None
+    pool = worker_pool(workers, _init, (step, seed)) if todo.num_rows > batch_size and workers > 1 else None
     if pool is None and todo.num_rows:
         step.setup(seed)
     try:
-        results = _in_pool(pool, batches, 2 * workers) if pool is not None else ((b, step.run(b)) for b in batches)
+        if pool is not None:
+            results = in_order(pool, _work, batches, 2 * workers)
+        else:
+            results = ((b, step.run(b)) for b in batches)
         for batch, out in results:
             if out.num_rows != batch.num_rows:
                 raise RuntimeError(f"step {step.name} returned {out.num_rows} rows for {batch.num_rows}")
@@ -155,22 +156,3 @@ def _init(step: Step, seed: int) -> None:
 
 def _work(batch: pa.Table) -> pa.Table:
     return _STEP["step"].run(batch)
-
-
-def _pool(step: Step, seed: int, workers: int) -> Any:
-    # fork on Linux (no __main__ guard needed in scripts); children never touch the store.
-    ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-    return ctx.Pool(workers, initializer=_init, initargs=(step, seed))
-
-
-def _in_pool(pool: Any, batches: Iterator[pa.Table], window: int) -> Iterator[tuple[pa.Table, pa.Table]]:
-    """(batch, result) in order, with at most ``window`` batches in flight."""
-    pending: deque[tuple[pa.Table, Any]] = deque()
-    for b in batches:
-        pending.append((b, pool.apply_async(_work, (b,))))
-        if len(pending) >= window:
-            batch, r = pending.popleft()
-            yield batch, r.get()
-    while pending:
-        batch, r = pending.popleft()
-        yield batch, r.get()

@@ -12,10 +12,7 @@ Guarantees (tested):
 from __future__ import annotations
 
 import hashlib
-import multiprocessing as mp
 import os
-import sys
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,6 +22,7 @@ import orjson
 import pyarrow as pa
 
 from hubbub.ingest.mapper import Chunk, FileJob, Mapper, map_lines, worker_init, worker_map
+from hubbub.parallel import in_order, worker_pool
 from hubbub.privacy import Pseudonymiser, Sealer
 from hubbub.sources.base import Record, Source
 from hubbub.sources.files import (
@@ -350,11 +348,7 @@ class _Pool:
     """Worker processes that map chunks of JSON lines while this process writes the store."""
 
     def __init__(self, secret: bytes, workers: int) -> None:
-        # fork on Linux: fast, and scripts need no ``if __name__ == "__main__"`` guard. The children
-        # only map records; they never touch the store connection inherited from this process.
-        method = "fork" if sys.platform.startswith("linux") else "spawn"
-        ctx = mp.get_context(method)
-        self.pool = ctx.Pool(workers, initializer=worker_init, initargs=(secret,))
+        self.pool = worker_pool(workers, worker_init, (secret,))
         self.window = 2 * workers
 
     def close(self) -> None:
@@ -364,13 +358,9 @@ class _Pool:
     def map_chunks(self, job: FileJob, chunks: Iterable[tuple[int, list[tuple[int, bytes]]]]) -> Iterator[Chunk]:
         jobd = {"source": job.source.name, "dataset": job.dataset, "source_file": job.source_file,
                 "import_id": job.import_id, "keep_handles": job.keep_handles}
-        pending: deque[Any] = deque()
-        for end, lines in chunks:  # read here, map there, a bounded window in flight
-            pending.append(self.pool.apply_async(worker_map, ((jobd, lines, end),)))
-            if len(pending) >= self.window:
-                yield pending.popleft().get()
-        while pending:
-            yield pending.popleft().get()
+        tasks = ((jobd, lines, end) for end, lines in chunks)  # read here, map there
+        for _, chunk in in_order(self.pool, worker_map, tasks, self.window):
+            yield chunk
 
 
 def _record_file(store: Store, res: FileResult, dataset: str, fp: str, import_id: str) -> None:
