@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 KEY_PREFIX = "acct_"
 
@@ -166,26 +166,6 @@ def _scrub_regex(text: str, replacements: dict[str, str]) -> str:
     pattern = re.compile(r"(?<![\w])(?:" + "|".join(alts) + r")(?![\w])", re.IGNORECASE)
     lowered = {k.lower(): v for k, v in replacements.items()}
     return pattern.sub(lambda m: lowered.get(m.group(0).lower(), m.group(0)), text)
-
-
-def scrub_bytes(data: bytes, replacements: dict[str, str]) -> bytes:
-    """scrub_text on UTF-8 (JSON) bytes."""
-    if not replacements:
-        return data
-    text = data.decode("utf-8", "surrogatepass")
-    return scrub_text(text, replacements).encode("utf-8", "surrogatepass")
-
-
-def identity_strings(values: Iterable[str | None]) -> list[str]:
-    out = []
-    for v in values:
-        if v:
-            v = str(v).strip()
-            if v.startswith("@"):
-                v = v[1:]
-            if len(v) >= 2:
-                out.append(v)
-    return out
 
 
 class Sealer:

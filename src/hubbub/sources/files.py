@@ -15,7 +15,6 @@ from typing import IO, Any
 
 import zstandard
 
-COMPRESSED = (".gz", ".zst", ".zstd")
 # Documentation found beside data in a folder is not data. (A file named explicitly is always read.)
 SKIP_NAMES = {"README", "LICENSE", "LICENCE", "NOTICE", "ATTRIBUTION", ".DS_Store"}
 SKIP_SUFFIXES = (".md", ".rst")
@@ -176,15 +175,6 @@ def _decompress(raw: IO[bytes], name: str) -> IO[bytes]:
     if isinstance(raw, io.BufferedReader):
         return raw
     return io.BufferedReader(raw, buffer_size=1 << 20)  # type: ignore[arg-type]
-
-
-def base_name(name: str) -> str:
-    """File name without compression suffixes: ``RC_2020-01.zst`` -> ``RC_2020-01``."""
-    lower = name.lower()
-    for suf in COMPRESSED:
-        if lower.endswith(suf):
-            return name[: -len(suf)]
-    return name
 
 
 def size_of(f: InputFile) -> int:
