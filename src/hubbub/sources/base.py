@@ -19,6 +19,8 @@ from typing import IO, Any
 
 import orjson
 
+from hubbub.privacy import MENTION_RE
+
 
 class MappingError(ValueError):
     """A record that parsed but cannot be mapped to a post (missing id, bad time...)."""
@@ -212,7 +214,6 @@ def str_id(value: Any) -> str | None:
 
 
 _HASHTAG = re.compile(r"(?<![\w&])[#＃](\w+)", re.UNICODE)
-_MENTION = re.compile(r"(?<![\w@])@([A-Za-z0-9_]{1,50}(?:@[A-Za-z0-9_.\-]+)?)")
 _URL = re.compile(r"https?://[^\s<>\"'\u3000]+", re.IGNORECASE)
 
 
@@ -221,7 +222,8 @@ def hashtags_in(text: str | None) -> list[str]:
 
 
 def mentions_in(text: str | None) -> list[str]:
-    return _MENTION.findall(text) if text else []
+    # the pattern the pipeline pseudonymises text with, so a mention and its key in the text agree
+    return MENTION_RE.findall(text) if text else []
 
 
 def urls_in(text: str | None) -> list[str]:
