@@ -34,3 +34,16 @@ def test_numeric_ids_in_json_stay_valid_json():
     raw = orjson.dumps({"from_id": {"user_id": 6482024171}, "peer": "6482024171", "n": 164820241712})
     out = scrub_lowered(raw.decode(), lowered_idents({"6482024171": "acct_1"}), json=True)
     assert orjson.loads(out) == {"from_id": {"user_id": "acct_1"}, "peer": "acct_1", "n": 164820241712}
+
+
+def test_handles_named_in_links():
+    from hubbub.privacy import handles_in_links
+
+    found = handles_in_links(
+        "https://twitter.com/JavierBlas/status/1 https://x.com/abc_d netflix.com/title https://t.me/durov "
+        "https://www.facebook.com/luisfonsi/photos/a.1/2 https://www.facebook.com/groups/300176403665207 "
+        "https://facebook.com/watch/?v=1 notfacebook.com/abcdef https://twitter.com/search?q=x"
+    )
+    assert ("twitter", "JavierBlas") in found and ("twitter", "abc_d") in found
+    assert ("telegram", "durov") in found and ("facebook", "luisfonsi") in found
+    assert not any(h in ("title", "groups", "watch", "abcdef", "search") for _, h in found)

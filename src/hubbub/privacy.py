@@ -205,6 +205,9 @@ _PROFILE_URLS = [
     ("twitter", _Link("twitter.com/", r"twitter\.com/" + _NOT_A_HANDLE + r"([a-z0-9_]{2,15})" + _H)),
     ("twitter", _Link("x.com/", r"x\.com/(?<![\w.\-]x\.com/)" + _NOT_A_HANDLE + r"([a-z0-9_]{2,15})" + _H)),
     ("reddit", _Link("reddit.com/u", r"reddit\.com/u(?:ser)?/([a-z0-9_\-]{3,20})")),
+    ("facebook", _Link("facebook.com/", r"facebook\.com/(?<![\w\-]facebook\.com/)(?!groups/|pages/|photo|watch|events/"
+                       r"|story\.php|permalink\.php|profile\.php|sharer|share|hashtag/|login|help|notes/|media/"
+                       r"|plugins/|dialog/|l\.php|video\.php|gaming/|marketplace/)([a-z0-9.]{5,50})" + _H)),
     ("youtube", _Link("youtube.com/@", r"youtube\.com/@([a-z0-9_.\-]{3,30})")),
     ("telegram", _Link("t.me/", r"t\.me/(?<![\w.\-]t\.me/)(?!s/|joinchat|\+)([a-z0-9_]{5,32})")),
     ("bluesky", _Link("bsky.app/profile/", r"bsky\.app/profile/([a-z0-9_.:\-]{3,253})")),
