@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -68,12 +68,15 @@ class Hubbub:
 
     # -- enrich -------------------------------------------------------------------------------
     def enrich(self, steps: Sequence[str] | None = None, dataset: str | None = None, seed: int = 0,
-               batch_size: int = 5_000, progress: Any = None, workers: int | None = None) -> list[Any]:
-        """Run enrichment steps (default: all default steps) on posts not yet enriched."""
+               batch_size: int = 5_000, progress: Any = None, workers: int | None = None,
+               options: Mapping[str, Mapping[str, Any]] | None = None) -> list[Any]:
+        """Run enrichment steps (default: all default steps) on posts not yet enriched. ``options``:
+        per-step options, e.g. ``{"embed": {"encoder": "quality"}}`` (ValueError if a step rejects them)."""
+        from hubbub.enrich.options import configure
         from hubbub.enrich.registry import default_steps, get_step
         from hubbub.enrich.runner import enrich
 
-        chosen = [get_step(s) for s in steps] if steps else default_steps()
+        chosen = configure([get_step(s) for s in steps] if steps else default_steps(), options)
         return enrich(self.store, chosen, dataset=dataset, seed=seed, batch_size=batch_size, progress=progress,
                       workers=workers)
 
@@ -101,20 +104,128 @@ class Hubbub:
             [dataset, dataset, include_resolved],
         )
 
+    # -- query --
+    def search(self, query: str | None, dataset: str | None = None, sort: str = "time", ascending: bool = False,
+               page: int = 1, limit: int = 20) -> pa.Table:
+        """One page of the posts matching ``query`` (docs/query.md), newest or most engaged first."""
+        from hubbub.query.search import search
+
+        return search(self.store, query, dataset, sort=sort, ascending=ascending, page=page, limit=limit)
+
+    def count(self, query: str | None, dataset: str | None = None) -> int:
+        from hubbub.query.search import count
+
+        return count(self.store, query, dataset)
+
+    def trends(self, query: str | None = None, interval: str = "day", by: str | None = None,
+               dataset: str | None = None, top: int = 10) -> pa.Table:
+        """Posts per UTC hour/day/week (bucket, key, count, total, share), by one breakdown."""
+        from hubbub.analyze.trends import timeseries
+
+        return timeseries(self.store, query, interval=interval, by=by, dataset=dataset, top=top)
+
+    def validate_query(self, query: str) -> list[dict[str, Any]]:
+        """Problems of a query (empty: fine), each {message, position (1-based column), display}."""
+        from hubbub.query import validate
+
+        return validate(query, self.store)
+
+    # -- coordination --
+    def coordination(self, query: str | None = None, dataset: str | None = None,
+                     layers: Sequence[str] = ("link", "repost", "text", "reply", "hashtag"), window: float = 60.0,
+                     min_weight: int = 2, null: bool = True, **kw: Any) -> Any:
+        """Coordinated accounts (docs/coordination.md): a ``CoordinationResult`` with ``edges`` per layer,
+        the combined ``graph``, cluster ``members`` and ``clusters`` summaries; ``kw``: windows, alpha,
+        bin_seconds, resolution, seed, min_cluster_size, context."""
+        from hubbub.analyze.coordination import coordination
+
+        return coordination(self.store, dataset=dataset, query=query, layers=layers, window=window,
+                            min_weight=min_weight, null=null, **kw)
+
+    # -- analyze --
+    def spikes(self, query: str | None = None, interval: str = "hour", dataset: str | None = None,
+               **params: Any) -> Any:
+        """Spikes of the posts matching ``query`` against an hour-of-day x weekday baseline, with drivers
+        and representative posts (docs/analyses.md): a ``SpikeResult``; ``params``: the fields of
+        ``hubbub.analyze.spikes.SpikeParams`` (history_days, fdr, min_count, min_ratio, ...)."""
+        from hubbub.analyze.spikes import SpikeParams, detect_spikes
+        from hubbub.query import select
+
+        p = SpikeParams(interval=interval, **params)
+        p.check()
+        return detect_spikes(self.store, select(self.store, query, dataset), p,
+                             selection={"query": query, "dataset": dataset}, span=self._span(dataset))
+
+    def narratives(self, query: str | None = None, dataset: str | None = None, **params: Any) -> Any:
+        """Near-duplicate clusters and posts with the same content across languages and platforms, linked
+        by embedding similarity, with first-seen times (docs/analyses.md): a ``NarrativeResult``;
+        ``params``: threshold, mutual_k, max_units, cross_only. Needs the ``embed`` step."""
+        from hubbub.analyze.narratives import NarrativeParams, find_narratives
+        from hubbub.query import select
+
+        return find_narratives(self.store, select(self.store, query, dataset), NarrativeParams(**params),
+                               selection={"query": query, "dataset": dataset})
+
+    def topic_evolution(self, query: str | None = None, interval: str = "week", dataset: str | None = None,
+                        **params: Any) -> Any:
+        """Topic sizes and mean sentiment per UTC bucket; emerging and fading topics (docs/analyses.md):
+        a ``TopicEvolution``; ``params``: recent, fdr, min_posts. Needs the ``topic`` step."""
+        from hubbub.analyze.topic_evolution import TopicParams, topic_evolution
+        from hubbub.query import select
+
+        return topic_evolution(self.store, select(self.store, query, dataset), TopicParams(interval=interval, **params),
+                               selection={"query": query, "dataset": dataset})
+
+    def _span(self, dataset: str | None) -> tuple[Any, Any] | None:
+        """First and last post time of the dataset (or of all posts): the frame of a query's series."""
+        row = self.store.to_arrow(st.overview(self.posts(dataset))).to_pylist()[0]
+        return (row["first"], row["last"]) if row["first"] is not None else None
+
+    # -- topics --
+    def topics(self, min_size: int = 0) -> pa.Table:
+        """Topics of the ``topic`` step (largest first): id, label, keywords, languages, size."""
+        from hubbub.analyze import topics as tp
+
+        return self.store.to_arrow(tp.topics(self._topic_table("topics"), min_size))
+
+    def topic(self, topic_id: int, limit: int = 20) -> dict[str, pa.Table]:
+        """One topic: its representative posts and its ``limit`` posts most similar to it."""
+        from hubbub.analyze import topics as tp
+
+        s = self.store
+        return {"representatives": s.to_arrow(tp.representatives(self._topic_table("topics"), s.table("posts"),
+                                                                 topic_id)),
+                "posts": s.to_arrow(tp.topic_posts(self._topic_table("enrich_topic"), s.table("posts"), topic_id,
+                                                   limit))}
+
+    def _topic_table(self, name: str) -> Any:
+        from hubbub.enrich.topics.tables import has_model
+
+        if not has_model(self.store):
+            raise ValueError("no topics yet: run `hubbub enrich --steps topic` first")
+        return self.store.table(name)
+
     # -- export ---------------------------------------------------------------------------------
     def export(self, out: str | Path, format: str | None = None, dataset: str | None = None,
-               include_raw: bool = False) -> int:
-        """Write posts to CSV, Parquet or JSONL (format from the suffix if not given). Returns rows."""
+               include_raw: bool = False, query: str | None = None) -> int:
+        """Write posts (those matching ``query`` when given) to CSV, Parquet or JSONL (format from the
+        suffix if not given). Returns rows."""
         out = Path(out)
         fmt = (format or out.suffix.lstrip(".")).lower()
         if fmt == "ndjson":
             fmt = "jsonl"
         if fmt not in EXPORT_FORMATS:
             raise ValueError(f"{out}: unknown export format {fmt!r}; choose one of {', '.join(EXPORT_FORMATS)}")
-        table = self.store.query(
-            "SELECT * FROM posts WHERE (? IS NULL OR dataset = ?) ORDER BY created_at, platform, post_id",
-            [dataset, dataset],
-        )
+        if query is not None:
+            from hubbub.query import select
+
+            table = self.store.to_arrow(select(self.store, query, dataset).order_by(["created_at", "platform",
+                                                                                      "post_id"]))
+        else:
+            table = self.store.query(
+                "SELECT * FROM posts WHERE (? IS NULL OR dataset = ?) ORDER BY created_at, platform, post_id",
+                [dataset, dataset],
+            )
         if not include_raw:
             table = table.drop_columns(["raw"])
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,8 @@
   input selection, counts, times); every result row names its run.
 - Deterministic: posts are processed in (platform, post_id) order and steps are per-post
   deterministic for a given seed.
+- A step's ``requires`` run first (incrementally, like any step) when not asked for; its
+  ``prepare`` and ``finish`` phases run in this process around the batches of a run with posts to do.
 """
 
 from __future__ import annotations
@@ -59,13 +61,34 @@ def enrich(
     """Run ``steps`` in order. With more than one batch to do, a step runs in ``workers`` processes
     (default: one per core) while this process reads posts and writes results."""
     results = []
-    for step in steps:
+    for step in with_requirements(steps):
         if not step.name.isidentifier():
             raise ValueError(f"step name {step.name!r} must be an identifier")
         ensure_table(store, step)
         results.append(_run_step(store, step, dataset, seed, batch_size, progress,
                                  workers if workers is not None else (os.cpu_count() or 1)))
     return results
+
+
+def with_requirements(steps: Sequence[Step]) -> list[Step]:
+    """``steps`` with the steps they require (registry instances) inserted before them, once."""
+    from hubbub.enrich.registry import get_step
+
+    given = {s.name: s for s in steps}
+    out: list[Step] = []
+
+    def add(step: Step, chain: tuple[str, ...]) -> None:
+        if step.name in chain:
+            raise ValueError(f"steps require each other in a cycle: {' -> '.join((*chain, step.name))}")
+        if any(s.name == step.name for s in out):
+            return
+        for name in step.requires:
+            add(given.get(name) or get_step(name), (*chain, step.name))
+        out.append(step)
+
+    for step in steps:
+        add(step, ())
+    return out
 
 
 def _run_step(store: Store, step: Step, dataset: str | None, seed: int, batch_size: int,
@@ -86,6 +109,9 @@ def _run_step(store: Store, step: Step, dataset: str | None, seed: int, batch_si
     res = StepResult(step.name, run_id, todo.num_rows, 0, params)
     con.execute("INSERT INTO runs VALUES (?, ?, ?, ?, now(), NULL, NULL)",
                 [run_id, f"enrich:{step.name}", __version__, orjson.dumps(params).decode()])
+    counts: dict[str, Any] = {}
+    if todo.num_rows:
+        counts.update(step.prepare(store, dataset, seed, run_id))
     out_cols = [f.name for f in step.schema]
     batches = _batches(store, step, todo, batch_size)
     pool = worker_pool(workers, _init, (step, seed)) if todo.num_rows > batch_size and workers > 1 else None
@@ -107,19 +133,26 @@ def _run_step(store: Store, step: Step, dataset: str | None, seed: int, batch_si
         if pool is not None:
             pool.terminate()
             pool.join()
+    if todo.num_rows:
+        counts.update(step.finish(store, dataset, seed, run_id))
     con.execute("UPDATE runs SET finished_at = now(), counts = ? WHERE run_id = ?",
-                [orjson.dumps({"todo": res.todo, "done": res.done}).decode(), run_id])
+                [orjson.dumps({"todo": res.todo, "done": res.done, **counts}).decode(), run_id])
     return res
 
 
 def _batches(store: Store, step: Step, todo: pa.Table, batch_size: int) -> Iterator[pa.Table]:
-    reads = ", ".join(f"p.{c}" for c in step.reads)
+    cols = [f"p.{c}" for c in step.reads]
+    joins = ""
+    for i, (table, columns) in enumerate(step.joins):  # table and column names come from the step's code
+        cols += [f"j{i}.{c}" for c in columns]
+        joins += f" LEFT JOIN {table} j{i} ON j{i}.platform = p.platform AND j{i}.post_id = p.post_id"
+    reads = ", ".join(cols)
     for start in range(0, todo.num_rows, batch_size):
         store.con.register("_keys", todo.slice(start, batch_size))
         try:
             yield store.query(
                 f"""SELECT p.platform, p.post_id{', ' + reads if reads else ''}
-                FROM _keys k JOIN posts p ON p.platform = k.platform AND p.post_id = k.post_id
+                FROM _keys k JOIN posts p ON p.platform = k.platform AND p.post_id = k.post_id{joins}
                 ORDER BY p.platform, p.post_id"""
             )
         finally:

@@ -13,7 +13,7 @@ import orjson
 
 from hubbub import __version__
 
-TASKS = ("lang", "sentiment")
+TASKS = ("lang", "sentiment", "topics", "coordination")
 
 
 def _runner(task: str) -> Callable[..., dict[str, Any]]:
@@ -25,6 +25,14 @@ def _runner(task: str) -> Callable[..., dict[str, Any]]:
         from hubbub.eval.sentiment import evaluate_sentiment
 
         return evaluate_sentiment
+    if task == "topics":
+        from hubbub.eval.topics import evaluate_topics
+
+        return evaluate_topics
+    if task == "coordination":
+        from hubbub.eval.coordination import evaluate_coordination
+
+        return evaluate_coordination
     raise ValueError(f"unknown evaluation {task!r}; choose from {', '.join(TASKS)}")
 
 

@@ -225,16 +225,22 @@ def enrich_cmd(
     steps: Annotated[str | None, typer.Option("--steps", "-s", help="Comma-separated steps (default: all).")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed for steps that sample.")] = 0,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Posts per committed batch.")] = 5_000,
+    option: Annotated[list[str] | None, typer.Option(
+        "--option", "-o", metavar="STEP.NAME=VALUE",
+        help="Step option (repeatable), e.g. embed.encoder=quality; see docs/enrich.md.")] = None,
     as_json: JsonOpt = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Enrich posts not yet enriched by the same step version (resumable; provenance in `runs`)."""
+    from hubbub.enrich.options import parse_option_args
+
     names = [s.strip() for s in steps.split(",") if s.strip()] if steps else None
     quiet = STATE["quiet"] or as_json or not err.is_terminal
     with _open(workspace) as hb:
         try:
+            options = parse_option_args(option or [])
             if quiet:
-                results = hb.enrich(names, dataset=dataset, seed=seed, batch_size=batch_size)
+                results = hb.enrich(names, dataset=dataset, seed=seed, batch_size=batch_size, options=options)
             else:
                 with Progress(SpinnerColumn(), TextColumn("{task.description}"), _RateColumn(), console=err) as p:
                     tasks: dict[str, Any] = {}
@@ -244,9 +250,12 @@ def enrich_cmd(
                             tasks[step] = p.add_task(step, total=total)
                         p.update(tasks[step], completed=done)
 
-                    results = hb.enrich(names, dataset=dataset, seed=seed, batch_size=batch_size, progress=prog)
+                    results = hb.enrich(names, dataset=dataset, seed=seed, batch_size=batch_size, progress=prog,
+                                        options=options)
         except KeyError as exc:
             _fail(str(exc.args[0]))
+        except ValueError as exc:
+            _fail(str(exc))
     table = pa.table({"step": [r.step for r in results], "run_id": [r.run_id for r in results],
                       "to_do": [r.todo for r in results], "done": [r.done for r in results]})
     _emit(table, as_json, "enrich")
@@ -257,7 +266,7 @@ def eval_cmd(
     data: Annotated[Path, typer.Option("--data", help="Folder with the labelled sets in their own layouts.")
                     ] = Path("../shared/data"),
     split: Annotated[str, typer.Option("--split", help="Split to score (validation or test).")] = "validation",
-    tasks: Annotated[str, typer.Option("--tasks", help="Comma-separated: lang, sentiment.")] = "lang,sentiment",
+    tasks: Annotated[str, typer.Option("--tasks", help="Comma-separated: lang, sentiment, topics.")] = "lang,sentiment",
     limit: Annotated[int | None, typer.Option("--limit", help="At most this many texts per set (quick runs).")
                      ] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for eval.json and eval.md.")] = Path("eval-report"),
@@ -413,9 +422,18 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+from hubbub.serve import cli_analyze as _cli_analyze  # noqa: E402,F401
+from hubbub.serve import cli_coord as _cli_coord  # noqa: E402,F401
+from hubbub.serve import cli_query as _cli_query  # noqa: E402,F401
+from hubbub.serve import cli_topics as _cli_topics  # noqa: E402,F401
+
+
 def main() -> None:
     app()
 
 
 if __name__ == "__main__":
-    main()
+    # `python -m`: run the app of the imported module, the one the cli_* modules register their verbs on
+    from hubbub.serve.cli import main as _main
+
+    _main()

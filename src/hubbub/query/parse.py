@@ -1,0 +1,408 @@
+"""The query language: text → syntax tree (a small recursive-descent parser).
+
+    query  := or
+    or     := and ("OR" and)*
+    and    := unary (["AND"] unary)*          juxtaposition means AND
+    unary  := ("NOT" | "-") unary | near
+    near   := atom ("NEAR/" n atom)?          both sides words or phrases
+    atom   := "(" or ")" | field | "phrase" | word | word*
+
+Operators are upper case (``and``/``or``/``not`` in lower case are searched as words). A field is
+``name:value`` with a known name (see ``FIELDS``); its value is parsed here, so that every malformed
+query, whatever part of it is wrong, fails in ``parse`` with the column where the problem starts.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+TEXT_FIELDS = ("lang", "platform", "kind", "dataset", "sentiment", "hashtag", "domain", "url", "author", "topic")
+NUMBER_FIELDS = ("likes", "reposts", "replies", "quotes", "views", "engagement")
+FIELDS = (*TEXT_FIELDS, "date", *NUMBER_FIELDS)
+KINDS = ("post", "reply", "repost", "quote", "comment")
+SENTIMENTS = {"negative": "negative", "neg": "negative", "neutral": "neutral", "neu": "neutral",
+              "positive": "positive", "pos": "positive"}
+_AUTHOR = re.compile(r"acct_[0-9a-f]{24}")
+_NEAR = re.compile(r"NEAR(?:/(\d+))?")
+_FIELD = re.compile(r"([A-Za-z_]+):(.*)", re.DOTALL)
+_CMP = re.compile(r"(>=|<=|>|<|=)?(.*)", re.DOTALL)
+MAX_NEAR = 50
+
+
+class QueryError(ValueError):
+    """A malformed query: ``message``, the 1-based ``position`` (column) and the ``query``."""
+
+    def __init__(self, message: str, position: int, query: str = "") -> None:
+        super().__init__(f"{message} (column {position})")
+        self.message = message
+        self.position = position
+        self.query = query
+
+    def display(self) -> str:
+        """The query with a caret under the column of the problem."""
+        return f"{self.query}\n{' ' * (self.position - 1)}^ {self.message}"
+
+    def to_dict(self) -> dict[str, object]:
+        return {"message": self.message, "position": self.position}
+
+
+# -- syntax tree ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Term:
+    """A word (``prefix``: a trailing ``*``). ``text`` is as typed; matching folds it."""
+    text: str
+    prefix: bool = False
+    pos: int = 0
+
+
+@dataclass(frozen=True)
+class Phrase:
+    text: str
+    pos: int = 0
+
+
+@dataclass(frozen=True)
+class Near:
+    left: Term | Phrase
+    right: Term | Phrase
+    distance: int
+    pos: int = 0
+
+
+@dataclass(frozen=True)
+class Range:
+    """``lo <= x < hi``; None: unbounded (inclusive upper bounds are stored as the next value)."""
+    lo: object = None
+    hi: object = None
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    value: object  # str for text fields (``prefix`` when it ended in ``*``), Range for date/numbers
+    prefix: bool = False
+    pos: int = 0
+
+
+@dataclass(frozen=True)
+class Not:
+    item: Node
+
+
+@dataclass(frozen=True)
+class And:
+    items: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Or:
+    items: tuple[Node, ...]
+
+
+Node = Term | Phrase | Near | Field | Not | And | Or
+
+
+# -- tokens -----------------------------------------------------------------------------------
+@dataclass
+class _Tok:
+    kind: str  # ( ) AND OR NOT NEAR PHRASE WORD FIELD END
+    text: str
+    pos: int  # 1-based column
+    distance: int = 0
+    quoted: bool = False  # FIELD with a "quoted value"
+
+
+def _tokens(q: str) -> list[_Tok]:
+    toks: list[_Tok] = []
+    i, n = 0, len(q)
+    while i < n:
+        c = q[i]
+        if c.isspace():
+            i += 1
+        elif c in "()":
+            toks.append(_Tok(c, c, i + 1))
+            i += 1
+        elif c == '"':
+            text, j = _quoted(q, i)
+            toks.append(_Tok("PHRASE", text, i + 1))
+            i = j + 1
+        elif c == "-" and i + 1 < n and (q[i + 1].isalnum() or q[i + 1] in '("#') and (
+                i == 0 or q[i - 1].isspace() or q[i - 1] == "("):
+            toks.append(_Tok("NOT", "-", i + 1))
+            i += 1
+        else:
+            j = i
+            while j < n and not q[j].isspace() and q[j] not in '()"':
+                j += 1
+            word = q[i:j]
+            if word.endswith(":") and j < n and q[j] == '"' and _FIELD.fullmatch(word):
+                text, k = _quoted(q, j)
+                toks.append(_Tok("FIELD", word + text, i + 1, quoted=True))
+                i = k + 1
+                continue
+            toks.append(_word_token(word, i + 1, q))
+            i = j
+    toks.append(_Tok("END", "", n + 1))
+    return toks
+
+
+def _quoted(q: str, i: int) -> tuple[str, int]:
+    """The text of the phrase whose opening quote is at ``i`` (``\\"`` and ``\\\\`` escaped) and the
+    index of its closing quote."""
+    out, j = [], i + 1
+    while j < len(q):
+        if q[j] == "\\" and j + 1 < len(q) and q[j + 1] in '"\\':
+            out.append(q[j + 1])
+            j += 2
+        elif q[j] == '"':
+            return "".join(out), j
+        else:
+            out.append(q[j])
+            j += 1
+    raise QueryError("unterminated phrase: missing closing '\"'", i + 1, q)
+
+
+def _word_token(word: str, pos: int, q: str) -> _Tok:
+    if word in ("AND", "OR", "NOT"):
+        return _Tok(word, word, pos)
+    m = _NEAR.fullmatch(word)
+    if m:
+        if m.group(1) is None:
+            raise QueryError("NEAR needs a distance in words, e.g. NEAR/5", pos, q)
+        d = int(m.group(1))
+        if not 1 <= d <= MAX_NEAR:
+            raise QueryError(f"NEAR distance must be between 1 and {MAX_NEAR}", pos, q)
+        return _Tok("NEAR", word, pos, distance=d)
+    m = _FIELD.fullmatch(word)
+    if m and not m.group(2).startswith("//"):
+        if m.group(1).lower() not in FIELDS:
+            raise QueryError(f"unknown field {m.group(1)!r} (fields: {', '.join(FIELDS)}); "
+                             "put it in quotes to search for the text", pos, q)
+        return _Tok("FIELD", word, pos)
+    return _Tok("WORD", word, pos)
+
+
+# -- parser -----------------------------------------------------------------------------------
+class _Parser:
+    def __init__(self, q: str) -> None:
+        self.q = q
+        self.toks = _tokens(q)
+        self.i = 0
+
+    def peek(self) -> _Tok:
+        return self.toks[self.i]
+
+    def take(self) -> _Tok:
+        t = self.toks[self.i]
+        self.i += 1
+        return t
+
+    def error(self, msg: str, tok: _Tok) -> QueryError:
+        return QueryError(msg, tok.pos, self.q)
+
+    def parse(self) -> Node:
+        node = self.or_()
+        t = self.peek()
+        if t.kind == ")":
+            raise self.error("unexpected ')' without a matching '('", t)
+        if t.kind != "END":
+            raise self.error(f"unexpected {t.text!r}", t)
+        return node
+
+    def or_(self) -> Node:
+        items = [self.and_()]
+        while self.peek().kind == "OR":
+            self.take()
+            items.append(self.and_())
+        return items[0] if len(items) == 1 else Or(tuple(items))
+
+    def and_(self) -> Node:
+        items = [self.unary()]
+        while True:
+            t = self.peek()
+            if t.kind == "AND":
+                self.take()
+                items.append(self.unary())
+            elif t.kind in ("NOT", "(", "PHRASE", "WORD", "FIELD"):
+                items.append(self.unary())
+            else:
+                break
+        return items[0] if len(items) == 1 else And(tuple(items))
+
+    def unary(self) -> Node:
+        if self.peek().kind == "NOT":
+            self.take()
+            return Not(self.unary())
+        return self.near()
+
+    def near(self) -> Node:
+        left = self.atom()
+        t = self.peek()
+        if t.kind != "NEAR":
+            return left
+        self.take()
+        right = self.atom()
+        for side, tok in ((left, t), (right, t)):
+            if not isinstance(side, Term | Phrase):
+                raise self.error("NEAR joins two words or phrases", tok)
+        assert isinstance(left, Term | Phrase) and isinstance(right, Term | Phrase)
+        if self.peek().kind == "NEAR":
+            raise self.error("chain NEAR with AND: (a NEAR/3 b) AND (b NEAR/3 c)", self.peek())
+        return Near(left, right, t.distance, t.pos)
+
+    def atom(self) -> Node:
+        t = self.take()
+        if t.kind == "(":
+            node = self.or_()
+            close = self.take()
+            if close.kind != ")":
+                raise self.error("missing ')' to close the '(' at column " + str(t.pos), close)
+            return node
+        if t.kind == "PHRASE":
+            if not t.text.strip():
+                raise self.error("empty phrase", t)
+            return Phrase(t.text, t.pos)
+        if t.kind == "WORD":
+            return _term(t, self.q)
+        if t.kind == "FIELD":
+            return _field(t, self.q)
+        if t.kind == "END":
+            raise self.error("query ends where a word, phrase, field or '(' was expected", t)
+        raise self.error(f"{t.text!r} where a word, phrase, field or '(' was expected", t)
+
+
+def _term(t: _Tok, q: str) -> Term:
+    w = t.text
+    prefix = w.endswith("*")
+    stem = w.rstrip("*") if prefix else w
+    if "*" in stem:
+        raise QueryError("'*' is only allowed at the end of a word (prefix search)", t.pos + stem.index("*"), q)
+    if prefix and len(stem) < 2:
+        raise QueryError("a prefix search needs at least 2 characters before '*'", t.pos, q)
+    return Term(stem, prefix, t.pos)
+
+
+def _field(t: _Tok, q: str) -> Field:
+    name, _, raw = t.text.partition(":")
+    name = name.lower()
+    vpos = t.pos + len(name) + 1 + (1 if t.quoted else 0)
+    if not raw.strip():
+        raise QueryError(f"field {name}: needs a value", vpos, q)
+    if name == "date":
+        return Field(name, _date_range(raw, vpos, q), pos=t.pos)
+    if name in NUMBER_FIELDS:
+        return Field(name, _number_range(raw, vpos, q), pos=t.pos)
+    prefix = raw.endswith("*") and not t.quoted
+    value = raw[:-1] if prefix else raw
+    if "*" in value and not t.quoted:
+        raise QueryError("'*' is only allowed at the end of a value (prefix match)", vpos + value.index("*"), q)
+    if prefix and name not in ("hashtag", "url", "domain", "topic"):
+        raise QueryError(f"field {name}: does not take a prefix '*'", vpos + len(value), q)
+    if name == "kind":
+        value = value.lower()
+        if value not in KINDS:
+            raise QueryError(f"kind: is one of {', '.join(KINDS)}", vpos, q)
+    elif name == "sentiment":
+        if value.lower() not in SENTIMENTS:
+            raise QueryError("sentiment: is one of negative, neutral, positive", vpos, q)
+        value = SENTIMENTS[value.lower()]
+    elif name == "author":
+        if not _AUTHOR.fullmatch(value):
+            raise QueryError("author: takes a pseudonymous account key (acct_ and 24 hex digits); "
+                             "handles are not searchable", vpos, q)
+    elif name == "hashtag":
+        value = value.lstrip("#")
+    elif name == "topic" and not prefix and re.fullmatch(r"-?\d+", value):
+        return Field(name, int(value), pos=t.pos)
+    return Field(name, value, prefix, t.pos)
+
+
+def _split_range(raw: str, pos: int, q: str) -> tuple[str, str, str]:
+    """(operator, first, second) of ``>=x``, ``x``, ``a..b``, ``a..``, ``..b``."""
+    if ".." in raw:
+        a, b = raw.split("..", 1)
+        if not a and not b:
+            raise QueryError("a range needs at least one bound: a..b, a.. or ..b", pos, q)
+        return "..", a, b
+    m = _CMP.fullmatch(raw)
+    assert m is not None
+    return m.group(1) or "=", m.group(2), ""
+
+
+def _number_range(raw: str, pos: int, q: str) -> Range:
+    op, a, b = _split_range(raw, pos, q)
+
+    def num(s: str, at: int) -> int | None:
+        if s == "" and op == "..":
+            return None
+        if not re.fullmatch(r"\d+", s):
+            raise QueryError(f"expected a whole number, got {s!r}", at, q)
+        return int(s)
+
+    x = num(a, pos + (len(op) if op != ".." else 0))
+    if op == "..":
+        y = num(b, pos + len(a) + 2)
+        return Range(x, None if y is None else y + 1)
+    assert x is not None
+    return {"=": Range(x, x + 1), ">": Range(x + 1, None), ">=": Range(x, None),
+            "<": Range(None, x), "<=": Range(None, x + 1)}[op]
+
+
+def _date(s: str, at: int, q: str) -> tuple[datetime, bool]:
+    """(UTC time, whether only a day was given)."""
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", s):
+            d = date.fromisoformat(s)
+            return datetime(d.year, d.month, d.day, tzinfo=UTC), True
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2})?(Z|[+-]\d{2}:?\d{2})?", s):
+            t = datetime.fromisoformat(s.replace("Z", "+00:00"))
+            return (t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)), False
+    except ValueError:
+        pass
+    raise QueryError(f"expected a date YYYY-MM-DD or a time YYYY-MM-DDTHH:MM (UTC), got {s!r}", at, q)
+
+
+def _date_range(raw: str, pos: int, q: str) -> Range:
+    op, a, b = _split_range(raw, pos, q)
+    if op == "..":
+        lo = _date(a, pos, q)[0] if a else None
+        hi = None
+        if b:
+            t, day = _date(b, pos + len(a) + 2, q)
+            hi = t + timedelta(days=1) if day else t + timedelta(microseconds=1)
+        if lo is not None and hi is not None and hi <= lo:
+            raise QueryError("the range ends before it starts", pos, q)
+        return Range(lo, hi)
+    t, day = _date(a, pos + (len(op) if op != "=" or raw.startswith("=") else 0), q)
+    end = t + (timedelta(days=1) if day else timedelta(microseconds=1))  # the day, or the exact time
+    return {"=": Range(t, end), ">": Range(end, None), ">=": Range(t, None),
+            "<": Range(None, t), "<=": Range(None, end)}[op]
+
+
+def parse(query: str) -> Node | None:
+    """The syntax tree of ``query`` (None for an empty query: everything). Raises ``QueryError``."""
+    if not isinstance(query, str):
+        raise TypeError("query must be a string")
+    if not query.strip():
+        return None
+    return _Parser(query).parse()
+
+
+def fields_used(node: Node | None) -> set[str]:
+    """Field names the tree uses, plus ``text`` when it matches words or phrases."""
+    if node is None:
+        return set()
+    if isinstance(node, Term | Phrase | Near):
+        return {"text"}
+    if isinstance(node, Field):
+        return {node.name}
+    if isinstance(node, Not):
+        return fields_used(node.item)
+    assert isinstance(node, And | Or)
+    out: set[str] = set()
+    for it in node.items:
+        out |= fields_used(it)
+    return out
+

@@ -1,0 +1,128 @@
+"""CLI verbs of the analyses: ``hubbub spikes``, ``hubbub narratives``, ``hubbub topic-evolution``
+(docs/analyses.md). Each takes a query, prints a table (or ``--json`` / ``--csv``) and, where a chart
+helps, writes one with ``--chart PATH`` (.png or .svg)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import typer
+from rich.text import Text
+
+from hubbub.api import _lists_as_json
+from hubbub.query import QueryError
+from hubbub.serve.cli import STATE, DatasetOpt, JsonOpt, WorkspaceOpt, _emit, _fail, _open, app, err
+
+QueryArg = Annotated[str | None, typer.Argument(metavar="[QUERY]", help="A query; omit for every post.")]
+CsvOpt = Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table.")]
+ChartOpt = Annotated[Path | None, typer.Option("--chart", help="Write a chart (.png or .svg).")]
+
+
+def _out(table: pa.Table, doc: dict[str, Any], as_json: bool, as_csv: bool, title: str) -> None:
+    if as_json:
+        sys.stdout.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_NAIVE_UTC,
+                                      default=str).decode() + "\n")
+    elif as_csv:
+        pacsv.write_csv(_lists_as_json(table), sys.stdout.buffer)
+    else:
+        _emit(table, False, title)
+
+
+def _check_chart(chart: Path | None) -> None:
+    if chart is not None and chart.suffix.lower() not in (".png", ".svg"):
+        _fail(f"{chart}: charts are written as .png or .svg")
+
+
+def _run(fn: Any) -> Any:
+    try:
+        return fn()
+    except QueryError as exc:
+        err.print(Text(exc.display(), style="red"))
+        raise typer.Exit(2) from None
+    except (ValueError, TypeError) as exc:
+        _fail(str(exc))
+
+
+@app.command("spikes")
+def spikes_cmd(
+    query: QueryArg = None,
+    dataset: DatasetOpt = None,
+    interval: Annotated[str, typer.Option("--interval", help="hour or day.")] = "hour",
+    history_days: Annotated[int, typer.Option("--history-days", help="Days of history behind each baseline.")] = 28,
+    fdr: Annotated[float, typer.Option("--fdr", help="False discovery rate (Benjamini-Hochberg).")] = 0.01,
+    min_count: Annotated[int, typer.Option("--min-count", help="Fewest posts in a spike bucket.")] = 20,
+    min_ratio: Annotated[float, typer.Option("--min-ratio", help="Smallest count / expected in a spike.")] = 1.5,
+    chart: ChartOpt = None,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Spikes against an hour-of-day x weekday baseline, with drivers and representative posts."""
+    _check_chart(chart)
+    with _open(workspace) as hb:
+        res = _run(lambda: hb.spikes(query, interval=interval, dataset=dataset, history_days=history_days,
+                                     fdr=fdr, min_count=min_count, min_ratio=min_ratio))
+    table = res.spikes if as_csv else res.spikes.select(["spike_id", "start", "end", "posts", "expected", "ratio",
+                                                          "q_value", "top_drivers"])
+    _out(table, res.to_dict(), as_json, as_csv, f"spikes ({interval}; run {res.run_id})")
+    if not as_json and not as_csv and res.spikes.num_rows:
+        cols = ["spike_id", "dimension", "label", "posts", "expected", "excess", "lift"]
+        _emit(res.drivers.select(cols), False, "drivers")
+        _emit(res.posts.select(["spike_id", "rank", "platform", "post_id", "text"]), False, "representative posts")
+    if chart is not None:
+        from hubbub.serve.charts import spikes_chart
+
+        spikes_chart(res.series, res.spikes, chart, title=f"posts per {interval}" + (f": {query}" if query else ""))
+        if not STATE["quiet"]:
+            err.print(Text(f"wrote {chart}"))
+
+
+@app.command("narratives")
+def narratives_cmd(
+    query: QueryArg = None,
+    dataset: DatasetOpt = None,
+    threshold: Annotated[float, typer.Option("--threshold", help="Cosine similarity that links two units.")] = 0.5,
+    mutual_k: Annotated[int, typer.Option("--mutual-k", help="Links only between mutual k-nearest units.")] = 5,
+    all_: Annotated[bool, typer.Option("--all", help="Also narratives within one language and platform.")] = False,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Content carried across languages and platforms, with where it started and how it spread."""
+    with _open(workspace) as hb:
+        res = _run(lambda: hb.narratives(query, dataset=dataset, threshold=threshold, mutual_k=mutual_k,
+                                         cross_only=not all_))
+    _out(res.spread if as_csv else res.narratives, res.to_dict(), as_json, as_csv, f"narratives (run {res.run_id})")
+    if not as_json and not as_csv and res.spread.num_rows:
+        _emit(res.spread, False, "first seen per platform and language")
+
+
+@app.command("topic-evolution")
+def topic_evolution_cmd(
+    query: QueryArg = None,
+    dataset: DatasetOpt = None,
+    interval: Annotated[str, typer.Option("--interval", help="hour, day or week.")] = "week",
+    recent: Annotated[int, typer.Option("--recent", help="Buckets counted as recent.")] = 1,
+    chart: ChartOpt = None,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Topic sizes and sentiment over time; emerging and fading topics."""
+    _check_chart(chart)
+    with _open(workspace) as hb:
+        res = _run(lambda: hb.topic_evolution(query, interval=interval, dataset=dataset, recent=recent))
+    doc = {"run_id": res.run_id, "params": res.params, "topics": res.topics.to_pylist(),
+           "series": res.series.to_pylist()}
+    _out(res.topics, doc, as_json, as_csv, f"topics per {interval} (run {res.run_id})")
+    if chart is not None:
+        from hubbub.serve.charts import topics_chart
+
+        topics_chart(res.series, res.topics, chart, title=f"topic sizes per {interval}")
+        if not STATE["quiet"]:
+            err.print(Text(f"wrote {chart}"))

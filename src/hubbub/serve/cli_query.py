@@ -1,0 +1,154 @@
+"""CLI verbs of the query language: ``hubbub search``, ``hubbub trends``, ``hubbub check-query``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import typer
+from rich.text import Text
+
+from hubbub.api import EXPORT_FORMATS, _lists_as_json
+from hubbub.query import QueryError
+from hubbub.serve.cli import STATE, DatasetOpt, JsonOpt, WorkspaceOpt, _emit, _fail, _open, app, err, out
+
+QueryArg = Annotated[str, typer.Argument(metavar="QUERY", help="A query (docs/query.md); '' for every post.")]
+CsvOpt = Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table.")]
+TEXT_WIDTH = 100
+
+
+def _query_error(e: QueryError) -> Any:
+    err.print(Text(e.display(), style="red"))
+    raise typer.Exit(2)
+
+
+def _print(table: pa.Table, as_json: bool, as_csv: bool, title: str) -> None:
+    if as_csv:
+        pacsv.write_csv(_lists_as_json(table), sys.stdout.buffer)
+    else:
+        _emit(table, as_json, title)
+
+
+@app.command("search")
+def search_cmd(
+    query: QueryArg,
+    dataset: DatasetOpt = None,
+    sort: Annotated[str, typer.Option("--sort", help="time or engagement.")] = "time",
+    oldest: Annotated[bool, typer.Option("--oldest", help="Oldest (or least engaged) first.")] = False,
+    page: Annotated[int, typer.Option("--page", help="Page number (1-based).")] = 1,
+    limit: Annotated[int, typer.Option("--limit", help="Posts per page.")] = 20,
+    count_only: Annotated[bool, typer.Option("--count", help="Only print the number of matching posts.")] = False,
+    export: Annotated[Path | None, typer.Option("--export", help="Write every matching post to .csv, .parquet "
+                                                "or .jsonl.")] = None,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Posts matching a query: a page of them (newest or most engaged first), their count, or an export."""
+    if export is not None and export.suffix.lstrip(".").lower() not in (*EXPORT_FORMATS, "ndjson"):
+        _fail(f"{export}: unknown export format; use .csv, .parquet or .jsonl")
+    with _open(workspace, read_only=export is None) as hb:
+        try:
+            if export is not None:
+                n = hb.export(export, dataset=dataset, query=query)
+                if not STATE["quiet"]:
+                    err.print(Text(f"wrote {n:,} posts to {export}"))
+                return
+            total = hb.count(query, dataset)
+            if count_only:
+                if as_json:
+                    sys.stdout.write(orjson.dumps({"query": query, "posts": total}).decode() + "\n")
+                else:
+                    out.print(f"{total}")
+                return
+            rows = hb.search(query, dataset, sort=sort, ascending=oldest, page=page, limit=limit)
+        except QueryError as e:
+            _query_error(e)
+        except ValueError as e:
+            _fail(str(e))
+    if not as_json and not as_csv:
+        short = [None if t is None else (t if len(t) <= TEXT_WIDTH else t[:TEXT_WIDTH - 1] + "…")
+                 for t in rows["text"].to_pylist()]
+        rows = rows.set_column(rows.column_names.index("text"), "text", pa.array(short, pa.string()))
+        rows = rows.select(["created_at", "platform", "kind", "text", "engagement", "author_key", "post_id"])
+    _print(rows, as_json, as_csv, f"{total:,} posts match; page {page} ({sort})")
+
+
+@app.command("trends")
+def trends_cmd(
+    query: Annotated[str, typer.Argument(metavar="QUERY", help="A query (docs/query.md); '' for every post.")] = "",
+    interval: Annotated[str, typer.Option("--interval", help="hour, day or week (UTC).")] = "day",
+    by: Annotated[str | None, typer.Option("--by", help="platform, lang, topic, sentiment, hashtag, domain, "
+                                           "cluster, kind or dataset.")] = None,
+    top: Annotated[int, typer.Option("--top", help="Values of --by kept; the rest are '(other)'.")] = 10,
+    dataset: DatasetOpt = None,
+    chart: Annotated[Path | None, typer.Option("--chart", help="Write a chart: .png or .svg.")] = None,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Posts per hour, day or week matching a query, broken down by one dimension, with shares."""
+    if chart is not None and chart.suffix.lower() not in (".png", ".svg"):
+        _fail(f"{chart}: a chart is written as .png or .svg")
+    with _open(workspace) as hb:
+        try:
+            series = hb.trends(query, interval=interval, by=by, dataset=dataset, top=top)
+        except QueryError as e:
+            _query_error(e)
+        except ValueError as e:
+            _fail(str(e))
+    if chart is not None:
+        write_chart(series, interval, chart, f"{query or 'all posts'}" + (f" by {by}" if by else ""))
+        if not STATE["quiet"]:
+            err.print(Text(f"wrote {chart}"))
+    _print(series, as_json, as_csv, f"posts per {interval}" + (f" by {by}" if by else ""))
+
+
+@app.command("check-query")
+def check_query_cmd(query: QueryArg, as_json: JsonOpt = False, workspace: WorkspaceOpt = None) -> None:
+    """Check a query without running it (exit 0: fine, 2: a problem, shown with its column)."""
+    with _open(workspace, read_only=True) as hb:
+        problems = hb.validate_query(query)
+    if as_json:
+        sys.stdout.write(orjson.dumps({"ok": not problems, "problems": [
+            {k: p[k] for k in ("message", "position")} for p in problems]}).decode() + "\n")
+    elif problems:
+        for p in problems:
+            err.print(Text(p["display"], style="red"))
+    elif not STATE["quiet"]:
+        out.print("ok")
+    raise typer.Exit(2 if problems else 0)
+
+
+def write_chart(series: pa.Table, interval: str, path: Path, title: str) -> None:
+    """A line chart (one series) or a stacked area chart (a breakdown) of posts per bucket."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from hubbub.analyze.trends import dense
+
+    buckets, cols = dense(series, interval)
+    fig, ax = plt.subplots(figsize=(10, 4.5), dpi=120)
+    try:
+        if len(cols) <= 1:
+            for k, v in cols.items():
+                ax.plot(buckets, v, label=k, linewidth=1.4)
+        elif cols:
+            keys = sorted(cols, key=lambda k: (k in ("(other)", "(none)"), -sum(cols[k]), k))
+            ax.stackplot(buckets, *[cols[k] for k in keys], labels=keys, alpha=0.85)
+            ax.legend(loc="upper left", fontsize=8, ncol=2, frameon=False)
+        ax.set_title(title[:120], fontsize=10)
+        ax.set_ylabel(f"posts per {interval} (UTC)")
+        ax.grid(alpha=0.3)
+        fig.autofmt_xdate()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, format=path.suffix.lower().lstrip("."), bbox_inches="tight",
+                    metadata={"Date": None} if path.suffix.lower() == ".svg" else None)
+    finally:
+        plt.close(fig)

@@ -1,0 +1,46 @@
+"""``hubbub topics`` and ``hubbub topic ID``: the topics of the ``topic`` enrichment step."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import orjson
+import typer
+
+from hubbub.serve.cli import JsonOpt, WorkspaceOpt, _emit, _fail, _open, app
+
+
+@app.command("topics")
+def topics_cmd(
+    min_size: Annotated[int, typer.Option("--min-size", help="Only topics with at least this many posts.")] = 0,
+    as_json: JsonOpt = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """List topics (largest first) with their labels, keywords, languages and sizes."""
+    with _open(workspace, read_only=True) as hb:
+        try:
+            table = hb.topics(min_size)
+        except ValueError as exc:
+            _fail(str(exc))
+    _emit(table.drop_columns(["keywords_by_lang"]) if not as_json else table, as_json, "topics")
+
+
+@app.command("topic")
+def topic_cmd(
+    topic_id: Annotated[int, typer.Argument(help="Topic id (see `hubbub topics`).")],
+    limit: Annotated[int, typer.Option("--limit", help="Posts to show, most similar first.")] = 20,
+    as_json: JsonOpt = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """One topic's representative posts and the posts most similar to it."""
+    with _open(workspace, read_only=True) as hb:
+        try:
+            parts = hb.topic(topic_id, limit)
+        except ValueError as exc:
+            _fail(str(exc))
+    if as_json:
+        typer.echo(orjson.dumps({k: v.to_pylist() for k, v in parts.items()},
+                                option=orjson.OPT_INDENT_2 | orjson.OPT_NAIVE_UTC, default=str).decode())
+        return
+    for name, table in parts.items():
+        _emit(table, False, f"topic {topic_id}: {name.replace('_', ' ')}")

@@ -1,0 +1,1 @@
+"""Text utilities shared by enrichment steps (tokenisation, stop words)."""
