@@ -114,8 +114,10 @@ def measure(name: str, fn: Callable[[], Any], repeats: int) -> dict[str, Any]:
         times.append((time.perf_counter() - t0) * 1000)
     times.sort()
     p95 = times[min(len(times) - 1, math.ceil(0.95 * len(times)) - 1)]
-    return {"p50_ms": round(statistics.median(times), 1), "p95_ms": round(p95, 1), "runs": repeats,
-            "first_call_s": round(warm, 3), "result_rows": _rows(first)}
+    res = {"p50_ms": round(statistics.median(times), 1), "p95_ms": round(p95, 1), "runs": repeats,
+           "first_call_s": round(warm, 3), "result_rows": _rows(first)}
+    print(f"  {name}: {res}", file=sys.stderr, flush=True)
+    return res
 
 
 def _rows(x: Any) -> Any:
@@ -139,7 +141,7 @@ def run(ws: Path, repeats: int, spike_repeats: int) -> dict[str, Any]:
         out["aggregate_build_s"] = round(time.perf_counter() - t0, 2)
         out["aggregate_rows"] = _count(s, "agg_hourly")
         m: dict[str, Any] = {}
-        few = max(3, repeats // 4)
+        few = max(2, repeats // 6)
         series = {
             "series_lang_en_by_sentiment_day": ("lang:en", "day", "sentiment"),
             "series_all_by_lang_week": ("", "week", "lang"),

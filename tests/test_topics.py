@@ -49,6 +49,7 @@ def test_tokens_drop_noise_and_stopwords():
     assert not any(is_stopword(t, "ja") for t in tokens("今日は東京で新しいゲームを買いました", "ja"))
     assert "北京" in tokens("我们今天在北京看了一场足球比赛", None)  # Han without kana: Chinese
     assert is_stopword("Más", "es") and is_stopword("the", "es") and not is_stopword("fútbol", "es")
+    assert tokens("I’m at Bath’s station", "en") == ["bath", "station"]
     assert is_stopword("und", None) and tokens("", "en") == [] and tokens(None) == []
 
 

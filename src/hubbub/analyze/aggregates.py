@@ -15,7 +15,6 @@ from typing import Any
 
 import orjson
 
-from hubbub.analyze.runlog import has_table
 from hubbub.store.store import Store
 
 TABLE = "agg_hourly"
@@ -31,22 +30,27 @@ def _steps() -> dict[str, str | None]:
     return {name: (steps[name].version if name in steps else None) for _, name, _ in _ENRICH}
 
 
-def fingerprint(store: Store) -> str:
+def _tables(store: Store) -> dict[str, int]:
+    """Every table of the store with its row count (DuckDB's catalog: one cheap query)."""
+    rows = store.query("SELECT table_name, estimated_size FROM duckdb_tables() WHERE schema_name = 'main'")
+    return dict(zip(rows["table_name"].to_pylist(), rows["estimated_size"].to_pylist(), strict=True))
+
+
+def fingerprint(store: Store, tables: dict[str, int]) -> str:
     """What the aggregate depends on; changes with every import or enrichment run."""
     parts: dict[str, Any] = {"steps": _steps()}
     for t in ("posts", "files", *(e for e, _, _ in _ENRICH)):
-        if has_table(store, t):
-            parts[t] = store.query(f"SELECT count(*) AS n FROM {t}").to_pylist()[0]["n"]
+        parts[t] = tables.get(t)
     runs = store.query("""SELECT count(*) AS n, max(coalesce(finished_at, started_at)) AS t FROM runs
         WHERE kind NOT LIKE 'analysis:%'""").to_pylist()[0]  # analyses change no post or enrichment
     parts["runs"] = [runs["n"], str(runs["t"])]
     return orjson.dumps(parts, option=orjson.OPT_SORT_KEYS).decode()
 
 
-def _build_sql(store: Store, versions: dict[str, str | None]) -> tuple[str, list[Any]]:
+def _build_sql(tables: dict[str, int], versions: dict[str, str | None]) -> tuple[str, list[Any]]:
     joins, cols, params = [], {"lang": "p.lang_declared", "sentiment": "NULL::VARCHAR", "topic_id": "NULL::INTEGER"}, []
     for table, step, col in _ENRICH:
-        if not has_table(store, table):
+        if table not in tables:
             continue
         alias = f"e_{step}"
         cond = ""
@@ -68,14 +72,15 @@ def _build_sql(store: Store, versions: dict[str, str | None]) -> tuple[str, list
 def hourly(store: Store) -> Any | None:
     """The aggregate as an Ibis table (built or rebuilt when stale), or None when a read-only store
     has no fresh one."""
-    fp = fingerprint(store)
-    if has_table(store, "agg_meta"):
+    tables = _tables(store)
+    fp = fingerprint(store, tables)
+    if "agg_meta" in tables and TABLE in tables:
         rows = store.query("SELECT fingerprint FROM agg_meta WHERE name = ?", [TABLE]).to_pylist()
-        if rows and rows[0]["fingerprint"] == fp and has_table(store, TABLE):
+        if rows and rows[0]["fingerprint"] == fp:
             return store.table(TABLE)
     if store.read_only:
         return None
-    sql, params = _build_sql(store, _steps())
+    sql, params = _build_sql(tables, _steps())
     with store.transaction() as con:
         con.execute(sql, params)
         con.execute("CREATE TABLE IF NOT EXISTS agg_meta (name VARCHAR PRIMARY KEY, fingerprint VARCHAR, "

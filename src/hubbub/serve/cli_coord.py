@@ -52,8 +52,9 @@ def _table(clusters: pa.Table) -> pa.Table:
 def coordination_cmd(
     query: Annotated[str | None, typer.Argument(metavar="[QUERY]", help="Only posts matching this query.")] = None,
     dataset: DatasetOpt = None,
-    layers: Annotated[str, typer.Option("--layers", help="Comma-separated: link, repost, text, reply, hashtag.")
-                      ] = "link,repost,text,reply,hashtag",
+    layers: Annotated[str, typer.Option(
+        "--layers", help="Comma-separated: link, repost, text, reply, hashtag, near (near-duplicate text).")
+    ] = "link,repost,text,reply,hashtag",
     window: Annotated[float, typer.Option("--window", help="Seconds within which actions count as together.")
                       ] = 60.0,
     layer_window: Annotated[list[str] | None, typer.Option(

@@ -24,6 +24,7 @@ _MENTION = re.compile(r"(?<!\w)@[\w.\-]+(?:@[\w.\-]+)?")
 _WORD = re.compile(r"[^\W\d_](?:[\w'’\-]*[^\W_])?")
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _KANA = re.compile(r"[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f]")
+_POSSESSIVE = re.compile(r"['’]s$")
 _NUMBERISH = re.compile(r"^[\W\d_]+$")
 _JA_KEEP = {"名詞", "動詞", "形容詞", "形状詞"}
 _JA_DROP2 = {"数詞", "非自立可能"}
@@ -40,7 +41,8 @@ def base_lang(lang: str | None) -> str | None:
 
 def fold(token: str) -> str:
     """Lower case without accents (stopwords-iso writes some languages unaccented, e.g. Greek)."""
-    return "".join(c for c in unicodedata.normalize("NFD", token.lower()) if not unicodedata.combining(c))
+    token = token.lower().replace("’", "'")
+    return "".join(c for c in unicodedata.normalize("NFD", token) if not unicodedata.combining(c))
 
 
 @cache
@@ -107,7 +109,7 @@ def tokens(text: str | None, lang: str | None = None) -> list[str]:
         raw = _words(text)
     out = []
     for w in raw:
-        t = w.lower().strip("'’-")
+        t = _POSSESSIVE.sub("", w.lower()).strip("'’-")
         if len(t) < 2 or _NUMBERISH.match(t) or t.startswith("acct_") or t in _NOISE or is_stopword(t, base):
             continue
         out.append(t)

@@ -22,12 +22,13 @@ import pyarrow as pa
 
 from hubbub.analyze.coordination.clusters import combined, leiden_members, summaries
 from hubbub.analyze.coordination.context import cluster_context
-from hubbub.analyze.coordination.layers import ACTIONS, LAYERS, Layer, layer_pairs, load_posts
+from hubbub.analyze.coordination.layers import ACTIONS, EXACT_LAYERS, LAYERS, Layer, layer_pairs, load_posts
+from hubbub.analyze.coordination.near import DEFAULT_THRESHOLD
 from hubbub.analyze.coordination.null import DEFAULT_ALPHA, DEFAULT_BIN, bh_qvalues, expected_hits, p_values
 from hubbub.analyze.runlog import record_run
 from hubbub.store.store import Store
 
-DEFAULT_LAYERS = LAYERS
+DEFAULT_LAYERS = EXACT_LAYERS  # ``near`` on request
 DEFAULT_WINDOW = 60.0
 DEFAULT_MIN_WEIGHT = 2
 DEFAULT_MIN_CLUSTER = 3
@@ -56,15 +57,17 @@ class CoordinationResult:
 
 
 def make_layers(layers: Sequence[str] = DEFAULT_LAYERS, window: float = DEFAULT_WINDOW,
-                min_weight: int = DEFAULT_MIN_WEIGHT, windows: dict[str, float] | None = None) -> list[Layer]:
-    """Layer specs: one window and min weight for all, ``windows`` overriding the window per layer."""
+                min_weight: int = DEFAULT_MIN_WEIGHT, windows: dict[str, float] | None = None,
+                near_threshold: float = DEFAULT_THRESHOLD) -> list[Layer]:
+    """Layer specs: one window and min weight for all, ``windows`` overriding the window per layer;
+    ``near_threshold``: the Jaccard similarity of the ``near`` layer."""
     if not layers:
         raise ValueError("no layers chosen; layers: " + ", ".join(LAYERS))
     windows = windows or {}
     for name in windows:
         if name not in layers:
             raise ValueError(f"window given for layer {name!r}, which is not among the chosen layers")
-    return [Layer(name, windows.get(name, window), min_weight) for name in dict.fromkeys(layers)]
+    return [Layer(name, windows.get(name, window), min_weight, near_threshold) for name in dict.fromkeys(layers)]
 
 
 def build_edges(con: duckdb.DuckDBPyConnection, layers: Sequence[Layer], null: bool = True,
@@ -99,20 +102,22 @@ def coordination(store: Store, dataset: str | None = None, query: str | None = N
                  min_weight: int = DEFAULT_MIN_WEIGHT, windows: dict[str, float] | None = None,
                  null: bool = True, alpha: float = DEFAULT_ALPHA, bin_seconds: float = DEFAULT_BIN,
                  resolution: float = 1.0, seed: int = 0, min_cluster_size: int = DEFAULT_MIN_CLUSTER,
-                 context: bool = True) -> CoordinationResult:
+                 context: bool = True, near_threshold: float = DEFAULT_THRESHOLD) -> CoordinationResult:
     """Coordinated accounts among the posts matching ``query`` in ``dataset`` (both optional).
 
     ``window`` (seconds, inclusive) and ``min_weight`` apply to every layer, ``windows`` overrides the
     window per layer; ``null``: keep only edges unlikely under the null model (q < ``alpha``);
     ``resolution`` and ``seed``: Leiden; ``min_cluster_size``: smaller communities are not reported;
-    ``context``: add the topics, spikes and narratives each cluster took part in (when available)."""
+    ``context``: add the topics, spikes and narratives each cluster took part in (when available);
+    ``near_threshold``: Jaccard similarity of word-token sets two texts need in the ``near`` layer."""
     from hubbub.query import select
 
-    specs = make_layers(layers, window, min_weight, windows)
+    specs = make_layers(layers, window, min_weight, windows, near_threshold)
     params: dict[str, Any] = {
         "dataset": dataset, "query": query, "layers": [s.name for s in specs],
         "windows": {s.name: s.window for s in specs}, "min_weight": min_weight, "null": null, "alpha": alpha,
-        "bin_seconds": bin_seconds, "resolution": resolution, "seed": seed, "min_cluster_size": min_cluster_size,
+        "bin_seconds": bin_seconds, "near_threshold": near_threshold if "near" in layers else None,
+        "resolution": resolution, "seed": seed, "min_cluster_size": min_cluster_size,
         "null_model": "item labels shuffled within time bins (analytic Poisson, BH)" if null else None}
     n_posts = load_posts(store, select(store, query, dataset))
     con = store.con
@@ -126,6 +131,7 @@ def coordination(store: Store, dataset: str | None = None, query: str | None = N
     finally:
         con.execute("DROP TABLE IF EXISTS _co_posts")
         con.execute("DROP TABLE IF EXISTS _co_act")
+        con.execute("DROP TABLE IF EXISTS _co_near_items")
     res = CoordinationResult(edges, graph, members, clusters, params, n_posts)
     res.run_id = record_run(store, "coordination", params, res.counts())
     return res

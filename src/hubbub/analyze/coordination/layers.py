@@ -37,12 +37,16 @@ from hubbub.store.store import Store, arrow_of
 
 _POST_COLS = ("author_key", "created_at", "platform", "post_id", "kind", "reposted_id", "parent_id",
               "urls_canonical", "hashtags", "text")
-LAYERS = ("link", "repost", "text", "reply", "hashtag")
+LAYERS = ("link", "repost", "text", "reply", "hashtag", "near")
+EXACT_LAYERS = LAYERS[:5]
 
 # Whitespace as Python's str.split() sees it (RE2's \s is ASCII only).
 _WS = r"[\s\x{0b}\x{1c}-\x{1f}\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
+# Whitespace other than the space: with runs of two or more, all that the collapse has to replace
+# (replacing every single space makes the regex several times slower).
+_WS_NOT_SPACE = r"[\t-\r\x{1c}-\x{1f}\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
 NORM_TEXT = (f"trim(regexp_replace(regexp_replace(lower(text), '@[^{_WS[1:-1]}]*', '', 'g'), "
-             f"'{_WS}+', ' ', 'g'))")
+             f"'{_WS}{{2,}}|{_WS_NOT_SPACE}', ' ', 'g'))")
 
 # Each layer's actions over the selected posts _co_posts(pid, u, ts, kind, reposted_id, parent_id, urls,
 # hashtags, text). Fixed SQL: no user or post text is ever formatted into it.
@@ -61,6 +65,8 @@ ACTIONS: dict[str, str] = {
     "hashtag": """SELECT pid, u, ts, md5_number(array_to_string(tags, ' ')) AS item FROM (
         SELECT pid, u, ts, list_sort(list_distinct(list_transform(hashtags, lambda h: lower(h)))) AS tags
         FROM _co_posts) WHERE len(tags) > 0""",
+    # made by near.near_pairs: non-reposts with tokens, the item their text's near-duplicate group
+    "near": "SELECT pid, u, ts, item FROM _co_near_items",
 }
 
 # Pairs over _co_act(pid, u, ts, item, b) with b = ts // width; $1 = window (µs), $2 = min weight.
@@ -75,11 +81,13 @@ HAVING greatest(count(DISTINCT x.pid), count(DISTINCT y.pid)) >= $2"""
 
 @dataclass(frozen=True)
 class Layer:
-    """One layer's parameters: ``window`` in seconds (inclusive), ``min_weight`` (>= 1)."""
+    """One layer's parameters: ``window`` in seconds (inclusive), ``min_weight`` (>= 1), ``threshold``:
+    the Jaccard similarity two texts need in the ``near`` layer."""
 
     name: str
     window: float = 60.0
     min_weight: int = 2
+    threshold: float = 0.8
 
     def __post_init__(self) -> None:
         if self.name not in LAYERS:
@@ -88,6 +96,8 @@ class Layer:
             raise ValueError(f"layer {self.name}: the window must be >= 0 seconds, got {self.window}")
         if self.min_weight < 1:
             raise ValueError(f"layer {self.name}: min_weight must be >= 1, got {self.min_weight}")
+        if not 0 < self.threshold <= 1:
+            raise ValueError(f"layer {self.name}: the similarity threshold must be in (0, 1], got {self.threshold}")
 
     @property
     def window_us(self) -> int:
@@ -122,20 +132,23 @@ def load_qut_csv(con: duckdb.DuckDBPyConnection, paths: list[str], key: Callable
     A message id seen twice keeps its first row (as the toolkit does); links are split on spaces and
     used as written (the store path canonicalises them at import), empty ones dropped."""
     con.execute("DROP TABLE IF EXISTS _co_posts")
+    # insertion order is file order, so rowid numbers the rows as read (no window over all rows)
     con.execute(
-        """CREATE OR REPLACE TEMP TABLE _co_raw AS
-        SELECT * FROM (SELECT *, row_number() OVER () AS rn FROM read_csv($files, header = true, all_varchar = true,
+        """CREATE OR REPLACE TEMP TABLE _co_raw AS SELECT * FROM read_csv($files, header = true, all_varchar = true,
             columns = {'message_id': 'VARCHAR', 'user_id': 'VARCHAR', 'username': 'VARCHAR', 'repost_id': 'VARCHAR',
                        'reply_id': 'VARCHAR', 'message': 'VARCHAR', 'timestamp': 'VARCHAR', 'urls': 'VARCHAR'},
-            quote = '"', escape = '"', strict_mode = false))
-        QUALIFY row_number() OVER (PARTITION BY message_id ORDER BY rn) = 1""", {"files": paths})
+            quote = '"', escape = '"', strict_mode = false)""", {"files": paths})
+    dup = con.execute("SELECT count(message_id) > count(DISTINCT message_id) FROM _co_raw").fetchall()[0][0]
+    if dup:
+        con.execute("""DELETE FROM _co_raw WHERE rowid NOT IN (
+            SELECT min(rowid) FROM _co_raw GROUP BY message_id) AND message_id IS NOT NULL""")
     ids = con.execute("SELECT DISTINCT user_id FROM _co_raw WHERE user_id IS NOT NULL").fetchall()
     keys = pa.table({"user_id": [i[0] for i in ids], "u": [key(i[0]) for i in ids]})
     con.register("_co_keys", keys)
     try:
         con.execute(
             """CREATE TEMP TABLE _co_posts AS
-            SELECT r.rn AS pid, k.u, CAST(round(CAST(r.timestamp AS DOUBLE) * 1e6) AS BIGINT) AS ts,
+            SELECT r.rowid AS pid, k.u, CAST(round(CAST(r.timestamp AS DOUBLE) * 1e6) AS BIGINT) AS ts,
                    'other' AS platform, r.message_id AS post_id,
                    CASE WHEN coalesce(r.repost_id, '') <> '' THEN 'repost'
                         WHEN coalesce(r.reply_id, '') <> '' THEN 'reply' ELSE 'post' END AS kind,
@@ -163,7 +176,11 @@ def load_actions(con: duckdb.DuckDBPyConnection, layer: Layer) -> int:
 
 def layer_pairs(con: duckdb.DuckDBPyConnection, layer: Layer) -> pa.Table:
     """(a, b, n_a, n_b, hits, weight) of the layer over ``_co_posts`` (load it first); leaves the
-    layer's actions in ``_co_act`` for the null model."""
+    layer's actions in ``_co_act`` (``near``: ``_co_near_items``) for the null model."""
+    if layer.name == "near":
+        from hubbub.analyze.coordination.near import near_pairs  # near builds on this module
+
+        return near_pairs(con, layer)
     load_actions(con, layer)
     t = fetch(con, PAIRS + " ORDER BY a, b", [layer.window_us, layer.min_weight])
     return t.append_column("weight", pc.max_element_wise(t["n_a"], t["n_b"]))
