@@ -104,6 +104,8 @@ def test_same_story_in_two_languages_on_two_platforms_is_one_narrative(world):
     assert len(members) == 4 and n["narrative_id"] == "mastodon:" + min(
         pid for p, pid in members if p == "mastodon" and world.store.query(
             "SELECT created_at FROM posts WHERE post_id = ?", [pid])["created_at"][0].as_py() == T["en1"])
+    assert {(m["platform"], m["post_id"]) for m in res.members.to_pylist()} == members
+    assert set(res.members["narrative_id"].to_pylist()) == {n["narrative_id"]}
 
 
 def test_unrelated_posts_are_not_linked(world):
@@ -131,3 +133,14 @@ def test_query_selects_and_missing_embeddings_fail_clearly(world, tmp_path):
     with Hubbub(tmp_path / "empty", create=True) as hb:
         with pytest.raises(ValueError, match="--steps lang,neardup,embed"):
             hb.narratives()
+
+
+def test_coordinated_cluster_lists_the_narrative_it_carried(world):
+    """Two Mastodon accounts post the English side 4.5 h apart: with a 6 h co-text window they form a
+    cluster, and its summary names the narrative their posts belong to."""
+    res = world.coordination(layers=("text",), window=6 * 3600, min_weight=1, null=False, min_cluster_size=2)
+    clusters = res.clusters.to_pylist()
+    assert len(clusters) == 1 and clusters[0]["accounts"] == 2
+    narr = world.narratives().narratives.to_pylist()[0]
+    assert [(n["narrative_id"], n["posts"]) for n in clusters[0]["narratives"]] == [(narr["narrative_id"], 2)]
+    assert clusters[0]["narratives"][0]["languages"] == ["en", "ru"]

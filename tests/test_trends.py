@@ -207,3 +207,40 @@ def test_cli_search_trends_and_check(hb: Hubbub, rows: list[dict], tmp_path: Pat
     svg = tmp_path / "t.svg"
     r = hubbub(ws, "trends", "trump", "--chart", str(svg))
     assert r.returncode == 0 and b"<svg" in svg.read_bytes()[:500] and "posts per day" in r.stdout
+
+
+def test_topic_field_and_breakdown(tmp_path: Path, hb: Hubbub, rows: list[dict]):
+    """Topic assignments made in the test (posts about Trump: topic 1 "US politics", the rest -1),
+    written like the topic step writes them, plus a row of an older step version that must not count."""
+    from test_query import has_word
+
+    from hubbub.enrich.registry import get_step
+
+    con = hb.store.con
+    version = get_step("topic").version
+    con.execute("""CREATE TABLE enrich_topic (platform VARCHAR, post_id VARCHAR, topic_id INTEGER,
+        topic_score DOUBLE, step_version VARCHAR, run_id VARCHAR)""")
+    con.execute("CREATE TABLE topics (topic_id INTEGER, label VARCHAR)")
+    try:
+        trump = {r["post_id"] for r in rows if has_word(r["text"], "trump")}
+        con.executemany("INSERT INTO enrich_topic VALUES ('twitter', ?, ?, 1.0, ?, 'test')",
+                        [[r["post_id"], 1 if r["post_id"] in trump else -1, version] for r in rows])
+        con.execute("UPDATE enrich_topic SET step_version = 'old', topic_id = 2 WHERE post_id = ?",
+                    [sorted(trump)[0]])
+        con.execute("INSERT INTO topics VALUES (1, 'US politics'), (2, 'Other things'), (-1, 'outliers')")
+        from hubbub.query import select
+
+        def got(q: str) -> set[str]:
+            return set(hb.store.to_arrow(select(hb.store, q).select("post_id"))["post_id"].to_pylist())
+
+        want = trump - {sorted(trump)[0]}
+        assert got("topic:1") == want == got('topic:"us POLITICS"') == got("topic:us*")
+        assert got("topic:2") == set() and got("topic:-1") == {r["post_id"] for r in rows} - trump
+        a = timeseries(hb.store, "lang:en", "day", "topic", use_aggregate=True)
+        b = timeseries(hb.store, "lang:en", "day", "topic", use_aggregate=False)
+        assert set(a["key"].to_pylist()) == {"1: US politics", "-1: outliers", "(none)"} and a.equals(b)
+        assert sum(r["count"] for r in b.to_pylist() if r["key"] == "1: US politics") == len(
+            [r for r in rows if r["post_id"] in want and r["lang"] == "en"])
+    finally:
+        con.execute("DROP TABLE enrich_topic")
+        con.execute("DROP TABLE topics")

@@ -56,6 +56,7 @@ class NarrativeParams:
 class NarrativeResult:
     narratives: pa.Table  # narrative_id, posts, units, platforms, languages, origin_*, first_seen, text
     spread: pa.Table  # narrative_id, platform, lang, posts, first_seen, post_id, text
+    members: pa.Table  # narrative_id, platform, post_id: which posts carry each narrative
     params: dict[str, Any]
     run_id: str | None
 
@@ -151,7 +152,7 @@ def find_narratives(store: Store, posts: Any, params: NarrativeParams | None = N
     first = np.full(n_units, -1, np.int64)  # posts are in time order: a unit's first post
     first[unit[::-1]] = np.arange(n_posts)[::-1]
     chosen = np.lexsort((first, -size))[:p.max_units]  # largest units, then earliest
-    narratives, spread = _empty()
+    narratives, spread, members = _empty()
     if n_posts:
         emb = t["embedding"].combine_chunks()
         dim = len(emb[0].as_py())
@@ -164,14 +165,14 @@ def find_narratives(store: Store, posts: Any, params: NarrativeParams | None = N
         label = components(chosen.size, a, b)
         comp_of_unit = np.full(n_units, -1, np.int64)
         comp_of_unit[chosen] = label
-        narratives, spread = _describe(t, comp_of_unit[unit], unit, p.cross_only)
+        narratives, spread, members = _describe(t, comp_of_unit[unit], unit, p.cross_only)
     embed_models = sorted(set(store.to_arrow(store.table("enrich_embed").select("embed_model").distinct())
                               ["embed_model"].to_pylist()) - {None})
     rec = {"analysis": "narratives", **asdict(p), "selection": selection or {}, "seed": None,
            "model": {"embedding": embed_models, "link": "cosine >= threshold between mutual k-nearest units"},
            "posts_with_vectors": n_posts, "units": n_units, "units_left_out": max(0, n_units - p.max_units)}
     run_id = record_run(store, "narratives", rec, {"narratives": narratives.num_rows})
-    return NarrativeResult(narratives, spread, rec, run_id)
+    return NarrativeResult(narratives, spread, members, rec, run_id)
 
 
 _TS = pa.timestamp("us", tz="UTC")
@@ -181,19 +182,21 @@ _NARR = pa.schema([("narrative_id", pa.string()), ("posts", pa.int64()), ("units
                    ("last_seen", _TS), ("text", pa.string())])
 _SPREAD = pa.schema([("narrative_id", pa.string()), ("platform", pa.string()), ("lang", pa.string()),
                      ("posts", pa.int64()), ("first_seen", _TS), ("post_id", pa.string()), ("text", pa.string())])
+_MEMBERS = pa.schema([("narrative_id", pa.string()), ("platform", pa.string()), ("post_id", pa.string())])
 
 
-def _empty() -> tuple[pa.Table, pa.Table]:
-    return _NARR.empty_table(), _SPREAD.empty_table()
+def _empty() -> tuple[pa.Table, pa.Table, pa.Table]:
+    return _NARR.empty_table(), _SPREAD.empty_table(), _MEMBERS.empty_table()
 
 
-def _describe(t: pa.Table, comp: np.ndarray, unit: np.ndarray, cross_only: bool) -> tuple[pa.Table, pa.Table]:
+def _describe(t: pa.Table, comp: np.ndarray, unit: np.ndarray, cross_only: bool
+              ) -> tuple[pa.Table, pa.Table, pa.Table]:
     rows = t.select(["platform", "post_id", "created_at", "text", "lang"]).to_pylist()
     members: dict[int, list[int]] = {}
     for i, c in enumerate(comp.tolist()):
         if c >= 0:
             members.setdefault(c, []).append(i)
-    narr, spread = [], []
+    narr, spread, member_rows = [], [], []
     for idx in members.values():
         units = len({int(unit[i]) for i in idx})
         plats = sorted({rows[i]["platform"] for i in idx})
@@ -206,6 +209,8 @@ def _describe(t: pa.Table, comp: np.ndarray, unit: np.ndarray, cross_only: bool)
                      "origin_platform": head["platform"], "origin_lang": head["lang"],
                      "first_seen": head["created_at"], "last_seen": rows[idx[-1]]["created_at"],
                      "text": _short(head["text"])})
+        member_rows.extend({"narrative_id": nid, "platform": rows[i]["platform"], "post_id": rows[i]["post_id"]}
+                           for i in idx)
         seen: dict[tuple[str, str], dict[str, Any]] = {}
         for i in idx:
             r = rows[i]
@@ -218,7 +223,8 @@ def _describe(t: pa.Table, comp: np.ndarray, unit: np.ndarray, cross_only: bool)
     narr.sort(key=lambda n: (-n["posts"], n["first_seen"], n["narrative_id"]))
     order = {n["narrative_id"]: k for k, n in enumerate(narr)}
     spread.sort(key=lambda s: (order[s["narrative_id"]], s["first_seen"], s["platform"], s["lang"]))
-    return pa.Table.from_pylist(narr, schema=_NARR), pa.Table.from_pylist(spread, schema=_SPREAD)
+    return (pa.Table.from_pylist(narr, schema=_NARR), pa.Table.from_pylist(spread, schema=_SPREAD),
+            pa.Table.from_pylist(member_rows, schema=_MEMBERS))
 
 
 def _short(text: str | None, n: int = TEXT_CHARS) -> str:

@@ -50,14 +50,18 @@ def _keyed(store: Store, t: Any, by: str | None, dataset: str | None) -> Any:
                            .rename_columns(["_cp", "_cid", "cluster_id"]))
         j = t.left_join(cl, [t.platform == cl._cp, t.post_id == cl._cid])
         return j.select(ts=j.created_at, key=j.cluster_id)
-    if by == "topic":
-        key = t.topic_id.cast("string")
-        if has_table(store, "topics"):
-            tp = store.table("topics").select(_tid="topic_id", _label="label")
-            j = t.left_join(tp, t.topic_id == tp._tid)
-            return j.select(ts=j.created_at, key=j.topic_id.cast("string").concat(": ", j._label.fill_null("")))
-        return t.select(ts=t.created_at, key=key)
-    return t.select(ts=t.created_at, key=t[by].cast("string"))
+    col = "topic_id" if by == "topic" else by
+    return t.select(ts=t.created_at, key=t[col].cast("string"))
+
+
+def _with_labels(store: Store, rows: Any, by: str | None) -> Any:
+    """Topic keys ``<id>: <label>`` when the ``topics`` table names them."""
+    if by != "topic" or not has_table(store, "topics"):
+        return rows
+    tp = store.table("topics")
+    tp = tp.select(_tid=tp.topic_id.cast("string"), _label=tp.label)
+    j = rows.left_join(tp, rows.key == tp._tid)
+    return j.select("bucket", "n", key=ibis.ifelse(j._label.isnull(), j.key, j.key.concat(": ", j._label)))
 
 
 def _series(rows: Any, totals: Any, top: int) -> Any:
@@ -101,14 +105,14 @@ def timeseries_expr(store: Store, query: str | None, interval: str = "day", by: 
         a = a.mutate(bucket=a.hour.truncate(unit))
         col = _AGG_BY[by]
         key = ibis.literal("all") if col is None else a[col].cast("string")
-        rows = a.group_by(["bucket", key.name("key")]).aggregate(n=a.posts.sum())
+        rows = _with_labels(store, a.group_by(["bucket", key.name("key")]).aggregate(n=a.posts.sum()), by)
         totals = a.group_by("bucket").aggregate(total=a.posts.sum())
         return _series(rows, totals, top), True
     t = frame(store, query, dataset, extra={by} & {"lang", "sentiment", "topic"} if by else ())
     t = t.mutate(bucket=t.created_at.truncate(unit))
     keyed = _keyed(store, t, by, dataset)
     keyed = keyed.mutate(bucket=keyed.ts.truncate(unit))
-    rows = keyed.group_by(["bucket", "key"]).aggregate(n=keyed.count())
+    rows = _with_labels(store, keyed.group_by(["bucket", "key"]).aggregate(n=keyed.count()), by)
     totals = t.group_by("bucket").aggregate(total=t.count())
     return _series(rows, totals, top), False
 

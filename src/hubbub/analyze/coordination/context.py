@@ -1,7 +1,9 @@
-"""What else a coordinated cluster took part in: the topics of its posts and the spikes its posts fell in.
+"""What else a coordinated cluster took part in: the topics of its posts, the spikes its posts fell in
+and the cross-platform / cross-language narratives its posts carried.
 
-Each piece is added only when its source exists in the store or the code base: topics when the
-``enrich_topic`` and ``topics`` tables are there, spikes through ``hubbub.analyze.spikes``. Reads
+Each piece is added only when its source exists in the store: topics when the ``enrich_topic`` and
+``topics`` tables are there, spikes always (``hubbub.analyze.spikes``), narratives when posts have
+``embed`` vectors (``hubbub.analyze.narratives``). Reads
 ``_co_posts`` (the selection) and the members table; never writes.
 """
 
@@ -29,6 +31,9 @@ def cluster_context(store: Store, members: pa.Table, clusters: pa.Table, dataset
         spikes = _spikes(store, dataset, query)
         if spikes is not None:
             clusters = clusters.append_column("spikes", _column(clusters, spikes))
+        narratives = _narratives(store, dataset, query)
+        if narratives is not None:
+            clusters = clusters.append_column("narratives", _column(clusters, narratives))
     finally:
         store.con.unregister("_co_members")
     return clusters
@@ -86,6 +91,36 @@ def _spikes(store: Store, dataset: str | None, query: str | None) -> dict[int, l
             GROUP BY m.cluster, s.spike_id ORDER BY m.cluster, posts DESC, s.spike_id""")
     finally:
         store.con.unregister("_co_spikes")
+    out: dict[int, list[dict[str, Any]]] = {}
+    for r in t.to_pylist():
+        out.setdefault(r.pop("cluster"), []).append(r)
+    return out
+
+
+def _narratives(store: Store, dataset: str | None, query: str | None) -> dict[int, list[dict[str, Any]]] | None:
+    if not has_table(store, "enrich_embed"):
+        return None
+    from hubbub.analyze.narratives import find_narratives
+    from hubbub.query import select
+
+    res = find_narratives(store, select(store, query, dataset),
+                          selection={"dataset": dataset, "query": query, "for": "coordination"})
+    if res.members.num_rows == 0:
+        return {}
+    store.con.register("_co_narr", res.members)
+    store.con.register("_co_narr_info", res.narratives.select(["narrative_id", "platforms", "languages", "text"]))
+    try:
+        t = fetch(store.con, f"""SELECT m.cluster, n.narrative_id, any_value(i.platforms) AS platforms,
+            any_value(i.languages) AS languages, any_value(i.text) AS text, count(*) AS posts
+            FROM _co_posts p JOIN _co_members m ON m.author_key = p.u
+            JOIN _co_narr n ON n.platform = p.platform AND n.post_id = p.post_id
+            JOIN _co_narr_info i ON i.narrative_id = n.narrative_id
+            GROUP BY m.cluster, n.narrative_id
+            QUALIFY row_number() OVER (PARTITION BY m.cluster ORDER BY count(*) DESC, n.narrative_id) <= {TOP}
+            ORDER BY m.cluster, posts DESC, n.narrative_id""")
+    finally:
+        store.con.unregister("_co_narr")
+        store.con.unregister("_co_narr_info")
     out: dict[int, list[dict[str, Any]]] = {}
     for r in t.to_pylist():
         out.setdefault(r.pop("cluster"), []).append(r)
