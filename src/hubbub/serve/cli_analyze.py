@@ -1,4 +1,4 @@
-"""CLI verbs of the analyses: ``hubbub spikes``, ``hubbub narratives``, ``hubbub topic-evolution``
+"""CLI verbs of the analyses: ``hubbub spikes``, ``hubbub narratives``, ``hubbub topics``
 (docs/analyses.md). Each takes a query, prints a table (or ``--json`` / ``--csv``) and, where a chart
 helps, writes one with ``--chart PATH`` (.png or .svg)."""
 
@@ -102,8 +102,8 @@ def narratives_cmd(
         _emit(res.spread, False, "first seen per platform and language")
 
 
-@app.command("topic-evolution")
-def topic_evolution_cmd(
+@app.command("topics")
+def topics_cmd(
     query: QueryArg = None,
     dataset: DatasetOpt = None,
     interval: Annotated[str, typer.Option("--interval", help="hour, day or week.")] = "week",
@@ -113,7 +113,8 @@ def topic_evolution_cmd(
     as_csv: CsvOpt = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Topic sizes and sentiment over time; emerging and fading topics."""
+    """Topics of the selected posts (label, size, share, sentiment) with their evolution: sizes and sentiment
+    over time, emerging and fading topics. One topic's posts: `hubbub topic ID`."""
     _check_chart(chart)
     with _open(workspace) as hb:
         res = _run(lambda: hb.topic_evolution(query, interval=interval, dataset=dataset, recent=recent))

@@ -1,4 +1,4 @@
-"""``hubbub topics`` and ``hubbub topic ID``: the topics of the ``topic`` enrichment step."""
+"""``hubbub topic ID``: one topic of the ``topic`` enrichment step (the list with its evolution: ``hubbub topics``)."""
 
 from __future__ import annotations
 
@@ -8,21 +8,6 @@ import orjson
 import typer
 
 from hubbub.serve.cli import JsonOpt, WorkspaceOpt, _emit, _fail, _open, app
-
-
-@app.command("topics")
-def topics_cmd(
-    min_size: Annotated[int, typer.Option("--min-size", help="Only topics with at least this many posts.")] = 0,
-    as_json: JsonOpt = False,
-    workspace: WorkspaceOpt = None,
-) -> None:
-    """List topics (largest first) with their labels, keywords, languages and sizes."""
-    with _open(workspace, read_only=True) as hb:
-        try:
-            table = hb.topics(min_size)
-        except ValueError as exc:
-            _fail(str(exc))
-    _emit(table.drop_columns(["keywords_by_lang"]) if not as_json else table, as_json, "topics")
 
 
 @app.command("topic")
