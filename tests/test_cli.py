@@ -96,7 +96,8 @@ def test_enrich_and_eval_commands(tmp_path: Path):
     assert hubbub(ws, "enrich", "--steps", "nope").returncode == 2
 
     out = tmp_path / "report"
-    r = hubbub(ws, "eval", "--data", str(SHARED), "--limit", "30", "--out", str(out), "--json")
+    r = hubbub(ws, "eval", "--data", str(SHARED), "--tasks", "lang,sentiment", "--limit", "30", "--out", str(out),
+               "--json")
     assert r.returncode == 0, r.stderr
     rep = orjson.loads(r.stdout)
     assert {x["task"] for x in rep["results"]} == {"langid", "sentiment"}

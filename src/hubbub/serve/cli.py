@@ -266,7 +266,8 @@ def eval_cmd(
     data: Annotated[Path, typer.Option("--data", help="Folder with the labelled sets in their own layouts.")
                     ] = Path("../shared/data"),
     split: Annotated[str, typer.Option("--split", help="Split to score (validation or test).")] = "validation",
-    tasks: Annotated[str, typer.Option("--tasks", help="Comma-separated: lang, sentiment, topics.")] = "lang,sentiment",
+    tasks: Annotated[str, typer.Option("--tasks", help="Comma-separated, from: lang, sentiment, topics, coordination.")
+                     ] = "lang,sentiment,topics,coordination",
     limit: Annotated[int | None, typer.Option("--limit", help="At most this many texts per set (quick runs).")
                      ] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for eval.json and eval.md.")] = Path("eval-report"),
