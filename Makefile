@@ -20,6 +20,8 @@ demo: setup
 	$(BIN)/hubbub --workspace $(DEMO_WS) import samples --dataset demo
 	$(BIN)/hubbub --workspace $(DEMO_WS) enrich
 	$(BIN)/hubbub --workspace $(DEMO_WS) stats --by platform --by kind --by lang
+	$(BIN)/hubbub --workspace $(DEMO_WS) search 'lang:en AND (election* OR vote*)' --sort engagement --limit 5
+	$(BIN)/hubbub --workspace $(DEMO_WS) trends 'platform:twitter' --interval day --by lang --top 5
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks scripts

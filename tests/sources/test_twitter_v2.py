@@ -141,3 +141,13 @@ def test_every_v2_sample_file_counted(do_import):
     assert stored["kind"] == "reply"
     assert stored["parent_id"] == next(r["id"] for r in reply["referenced_tweets"] if r["type"] == "replied_to")
     assert stored["conversation_id"] == reply.get("conversation_id")
+
+
+def test_api_html_escapes_undone_in_text(do_import):
+    """The X API sends text with & < > escaped as &amp; &lt; &gt;; stored text is what people wrote."""
+    raw = (V2 / "media_policy_violation_off.jsonl").read_text(encoding="utf-8")
+    assert "&amp;" in raw
+    imp = do_import(V2 / "media_policy_violation_off.jsonl")
+    texts = [p["text"] for p in imp.posts()]
+    assert not any("&amp;" in t or "&lt;" in t or "&gt;" in t for t in texts)
+    assert any(" & " in t for t in texts)

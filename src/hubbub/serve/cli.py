@@ -418,6 +418,8 @@ def _fmt(v: Any) -> str:
         return ""
     if isinstance(v, int) and not isinstance(v, bool):
         return f"{v:,}"
+    if isinstance(v, float):  # tables show 4 significant digits; --json / --csv keep full precision
+        return f"{v:,.1f}" if abs(v) >= 1000 else f"{v:.4g}"
     if hasattr(v, "isoformat"):
         return v.isoformat().replace("+00:00", "Z")
     return str(v)

@@ -230,3 +230,12 @@ def urls_in(text: str | None) -> list[str]:
     if not text:
         return []
     return [u.rstrip(".,;:!?)]}'\"") for u in _URL.findall(text)]
+
+
+def unescape(s: Any) -> str | None:
+    """Undo the ``&amp; &lt; &gt;`` escaping of the X and Reddit APIs (only those three are escaped there)."""
+    if not isinstance(s, str):
+        return None if s is None else str(s)
+    if "&" not in s:
+        return s
+    return s.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")

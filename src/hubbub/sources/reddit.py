@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from hubbub.sources.base import Bad, Draft, MappingError, Source, head_json_keys, parse_time, to_int, urls_in
+from hubbub.sources.base import Bad, Draft, MappingError, Source, head_json_keys, parse_time, to_int, unescape, urls_in
 
 _API_KIND = re.compile(r'"kind"\s*:\s*"(?:Listing|t[1-6]|more)"')
 _RECORDED = re.compile(r'"uri"\s*:\s*"https?://(?:oauth|www|old|api|ssl)\.reddit\.com/')
@@ -238,15 +238,6 @@ def _parent(parent: Any, link: str | None) -> str | None:
     if link and link[3:] == v:
         return link
     return f"t1_{v}"
-
-
-def unescape(s: Any) -> str | None:
-    """Undo the API's ``&amp; &lt; &gt;`` escaping (only those three are escaped)."""
-    if not isinstance(s, str):
-        return None if s is None else str(s)
-    if "&" not in s:
-        return s
-    return s.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 SOURCES = [RedditApi()]

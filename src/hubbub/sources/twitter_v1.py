@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from hubbub.sources.base import Bad, Draft, MappingError, Source, head_json_keys, parse_time, to_int
+from hubbub.sources.base import Bad, Draft, MappingError, Source, head_json_keys, parse_time, to_int, unescape
 
 _NO_LANG = (None, "", "und", "qme", "zxx")
 _V11_URL = re.compile(r"api\.twitter\.com/1\.1/|api\.x\.com/1\.1/")
@@ -75,7 +75,7 @@ def _status(st: dict[str, Any], loc: str) -> Draft:
     ext = st.get("extended_tweet")
     if not isinstance(ext, dict):
         ext = None
-    text = (ext or {}).get("full_text") or st.get("full_text") or st.get("text")
+    text = unescape((ext or {}).get("full_text") or st.get("full_text") or st.get("text"))  # the API escapes & < >
     ent = (ext or {}).get("entities") or st.get("entities") or {}
     ext_ent = (ext or {}).get("extended_entities") or st.get("extended_entities") or {}
     user = st.get("user") or {}

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from hubbub.sources.base import Bad, Draft, MappingError, Source, head_json_keys, opt_time, parse_time, to_int
+from hubbub.sources.base import Bad, Draft, MappingError, Source, head_json_keys, opt_time, parse_time, to_int, unescape
 
 _KIND_ORDER = (("retweeted", "repost"), ("replied_to", "reply"), ("quoted", "quote"))
 
@@ -140,7 +140,7 @@ def _account(u: dict[str, Any]) -> dict[str, Any] | None:
 def _common(t: dict[str, Any], collected: Any, loc: str) -> Draft:
     ent = t.get("entities") or {}
     pm = t.get("public_metrics") or {}
-    text = (t.get("note_tweet") or {}).get("text") or t.get("text")
+    text = unescape((t.get("note_tweet") or {}).get("text") or t.get("text"))  # the API escapes & < >
     return {
         "post_id": str(t["id"]),
         "created_at": _created(t),
