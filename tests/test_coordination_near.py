@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import sqlite3
 from datetime import datetime
-from pathlib import Path
 
 import duckdb
 import pytest
@@ -15,11 +14,11 @@ from conftest import shared
 from coordination_network_toolkit import compute_networks as cn
 from coordination_network_toolkit import preprocess as pp
 from coordination_network_toolkit.similarity import get_similarity_fn_from_min_size, tokenize
+from test_coordination_toolkit import _write
 
 from hubbub.analyze.coordination.layers import Layer, layer_pairs, load_qut_csv
 from hubbub.analyze.coordination.near import TOKENS
 
-QUT = ["message_id", "user_id", "username", "repost_id", "reply_id", "message", "timestamp", "urls"]
 IRA_WEEK = "ira-troll-tweets-2016-election-window/tweets/tweets_week_2016-10-03.csv"
 
 
@@ -36,14 +35,6 @@ def ira_rows(limit: int, span: int) -> list[list[str]]:
     lo, hi = min(r[2] for r in rows), max(r[2] for r in rows)
     return [[f"m{i}", a, a, f"rt{i}" if rt else "", "", text, str(1_478_000_000 + (ts - lo) * span // (hi - lo)), ""]
             for i, (a, text, ts, rt) in enumerate(rows)]
-
-
-def _write(path: Path, rows: list[list[str]]) -> Path:
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(QUT)
-        w.writerows(rows)
-    return path
 
 
 def _originals(n: int) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
@@ -30,12 +31,7 @@ def spikes_chart(series: pa.Table, spikes: pa.Table, path: Path, title: str = ""
         ax.annotate(str(s["spike_id"]), (s["peak"], ax.get_ylim()[1] * 0.95), fontsize=7, ha="center")
     ax.set_title(title + " (UTC; shaded: spikes)")
     ax.legend(loc="upper right")
-    fig.autofmt_xdate()
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def topics_chart(series: pa.Table, topics: pa.Table, path: Path, title: str = "") -> Path:
@@ -50,6 +46,10 @@ def topics_chart(series: pa.Table, topics: pa.Table, path: Path, title: str = ""
     ax.set_title(title + " (UTC)")
     ax.set_ylabel("posts")
     ax.legend(fontsize=7, loc="upper left")
+    return _save(plt, fig, path)
+
+
+def _save(plt: Any, fig: Any, path: Path) -> Path:
     fig.autofmt_xdate()
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
