@@ -227,19 +227,25 @@ def test_topic_field_and_breakdown(tmp_path: Path, hb: Hubbub, rows: list[dict])
                         [[r["post_id"], 1 if r["post_id"] in trump else -1, version] for r in rows])
         con.execute("UPDATE enrich_topic SET step_version = 'old', topic_id = 2 WHERE post_id = ?",
                     [sorted(trump)[0]])
-        con.execute("INSERT INTO topics VALUES (1, 'US politics'), (2, 'Other things'), (-1, 'outliers')")
+        con.execute("INSERT INTO topics VALUES (1, 'US politics, élection / wahl'), (2, 'Other things'), "
+                    "(-1, 'outliers')")
         from hubbub.query import select
 
         def got(q: str) -> set[str]:
             return set(hb.store.to_arrow(select(hb.store, q).select("post_id"))["post_id"].to_pylist())
 
         want = trump - {sorted(trump)[0]}
-        assert got("topic:1") == want == got('topic:"us POLITICS"') == got("topic:us*")
+        assert want and got("topic:1") == want == got('topic:"us POLITICS, election / wahl"') == got("topic:us*")
         assert got("topic:2") == set() and got("topic:-1") == {r["post_id"] for r in rows} - trump
+        # each keyword of a label matches on its own, accents folded, in any language part; not word pieces
+        assert got('topic:"us politics"') == got("topic:election") == got("topic:WAHL") == want
+        assert got("topic:elec*") == got("topic:wa*") == want
+        assert got("topic:politic") == got("topic:lection") == got("topic:ahl") == set()
         a = timeseries(hb.store, "lang:en", "day", "topic", use_aggregate=True)
         b = timeseries(hb.store, "lang:en", "day", "topic", use_aggregate=False)
-        assert set(a["key"].to_pylist()) == {"1: US politics", "-1: outliers", "(none)"} and a.equals(b)
-        assert sum(r["count"] for r in b.to_pylist() if r["key"] == "1: US politics") == len(
+        one = "1: US politics, élection / wahl"
+        assert set(a["key"].to_pylist()) == {one, "-1: outliers", "(none)"} and a.equals(b)
+        assert sum(r["count"] for r in b.to_pylist() if r["key"] == one) == len(
             [r for r in rows if r["post_id"] in want and r["lang"] == "en"])
     finally:
         con.execute("DROP TABLE enrich_topic")

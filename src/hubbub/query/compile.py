@@ -8,6 +8,7 @@ expressions escaped by ``query.text``), never SQL text. Every leaf is ``coalesce
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -113,11 +114,15 @@ class Frame:
         if isinstance(f.value, int):
             return col == f.value
         if self.topics is None:
-            raise QueryError("topic labels need the 'topics' table (run topic modelling first) "
+            raise QueryError("topic labels need the 'topics' table (run `hubbub enrich --steps topic`) "
                              "or use a topic number", f.pos)
         tp, fv = self.topics, fold(str(f.value))
         label = folded(tp.label)
-        ids = tp.filter(label.startswith(fv) if f.prefix else label == fv).topic_id
+        # a label is keywords joined by ", " (per language, joined by " / "): a value matches the whole label
+        # or one keyword; a prefix matches the start of the label or of a keyword
+        word = r"(?:^|, | / )" + re.escape(fv) + ("" if f.prefix else r"(?:$|,| /)")
+        whole = label.startswith(fv) if f.prefix else label == fv
+        ids = tp.filter(whole | label.re_search(word)).topic_id
         return col.isin(ids)
 
 

@@ -41,7 +41,7 @@ def _join(store: Store, posts: Any, field: str, pos: int = 1) -> Any:
         if field == "lang":  # no language detection yet: the platform's declared language
             return posts.mutate(lang=posts.lang_declared)
         what = "topics were not computed" if field == "topic" else "sentiment was not computed"
-        run = "run topic modelling first" if field == "topic" else "run `hubbub enrich --steps sentiment`"
+        run = "run `hubbub enrich --steps topic`" if field == "topic" else "run `hubbub enrich --steps sentiment`"
         raise QueryError(f"{field}: {what} for this store ({run})", pos)
     e = e.select(_jp=e.platform, _jid=e.post_id, _jv=e[col])
     j = posts.left_join(e, [posts.platform == e._jp, posts.post_id == e._jid])
