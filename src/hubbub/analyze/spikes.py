@@ -28,6 +28,13 @@
 6. **Representative posts**: posts of the spike carrying the most of its top drivers (hashtags,
    domains, clusters, topics), originals before reposts, then by engagement and time; one per text.
 
+Speed on a large store: when ``selection`` names the query and dataset the posts were selected with
+and the query only uses fields of the hourly pre-aggregate (``analyze.aggregates``), the series
+and the language and topic drivers are read from it (when every enrichment row is of the step's
+current version, so that both count the same posts). The posts of the time range the windows span
+are read once into a cached table; driver values are counted per bucket and value before the join
+with the windows, and only values with enough posts in a spike get their reference counts.
+
 Deterministic (no sampling); every run writes a ``runs`` row (kind ``analysis:spikes``).
 """
 
@@ -44,7 +51,10 @@ import pyarrow.compute as pc
 from ibis import _
 from scipy import special
 
+from hubbub.analyze.aggregates import hourly
 from hubbub.analyze.runlog import has_table, record_run
+from hubbub.query.compile import Frame, aggregate_covers, compile_node
+from hubbub.query.parse import fields_used, parse
 from hubbub.store.store import Store
 
 HOUR_US = 3_600_000_000
@@ -108,6 +118,29 @@ def bucket_counts(posts: Any, interval: str) -> Any:
     """Posts per UTC bucket (Ibis expression: bucket, posts)."""
     unit = INTERVALS[interval][1]
     return posts.group_by(bucket=posts.created_at.truncate(unit)).aggregate(posts=posts.count()).order_by("bucket")
+
+
+def selection_aggregate(store: Store, selection: dict[str, Any] | None) -> Any | None:
+    """The hourly pre-aggregate filtered like ``selection`` ({"query", "dataset"}: what the posts were
+    selected with), or None when the selection is not given or uses a field the aggregate lacks."""
+    if not selection or "query" not in selection or "dataset" not in selection:
+        return None
+    node = parse(selection["query"] or "")
+    if not aggregate_covers(node) or ("topic" in fields_used(node) and not has_table(store, "enrich_topic")):
+        return None
+    agg = hourly(store)
+    if agg is None:
+        return None
+    if selection["dataset"] is not None:
+        agg = agg.filter(agg.dataset == selection["dataset"])
+    return agg if node is None else agg.filter(compile_node(node, Frame(agg, aggregate=True)))
+
+
+def aggregate_counts(agg: Any, interval: str) -> Any:
+    """Posts per UTC bucket from the hourly aggregate (the same rows as ``bucket_counts``)."""
+    unit = INTERVALS[interval][1]
+    return (agg.group_by(bucket=agg.hour.truncate(unit)).aggregate(posts=agg.posts.sum().cast("int64"))
+            .order_by("bucket"))
 
 
 def baseline(counts: np.ndarray, first_us: int, interval: str, history_days: int = 28,
@@ -200,7 +233,8 @@ def detect_spikes(store: Store, posts: Any, params: SpikeParams | None = None,
     p = params or SpikeParams()
     p.check()
     step, _ = INTERVALS[p.interval]
-    raw = store.to_arrow(bucket_counts(posts, p.interval))
+    agg = selection_aggregate(store, selection)
+    raw = store.to_arrow(bucket_counts(posts, p.interval) if agg is None else aggregate_counts(agg, p.interval))
     if raw.num_rows == 0:
         raise ValueError("no posts selected: nothing to look for spikes in")
     us = raw["bucket"].cast(pa.timestamp("us")).cast(pa.int64()).to_numpy()
@@ -233,9 +267,7 @@ def detect_spikes(store: Store, posts: Any, params: SpikeParams | None = None,
         "spike_id": pa.array(np.where(spike_of > 0, spike_of, 0), pa.int64(), mask=spike_of < 0),
     })
     spikes = _spike_rows(groups, y, mu, q, base, times, step, p.interval)
-    clusters = _cluster_table(store) if groups else None
-    drivers, windows = _drivers(store, posts, p, groups, times, y, mu, spike_of, clusters)
-    reps = _representatives(store, posts, p, windows, drivers, clusters)
+    drivers, reps = _explain(store, posts, p, groups, times, y, mu, spike_of, agg)
     summary = _driver_summary(drivers)
     spikes = spikes.append_column("top_drivers", pa.array([summary.get(i, "") for i in spikes["spike_id"].to_pylist()],
                                                           pa.string()))
@@ -245,6 +277,28 @@ def detect_spikes(store: Store, posts: Any, params: SpikeParams | None = None,
     run_id = record_run(store, "spikes", params_rec, {"buckets": n, "tested": int(tested.sum()),
                                                       "spikes": len(groups), "dispersion": alpha})
     return SpikeResult(series, spikes, drivers, reps, alpha, params_rec, run_id)
+
+
+_CACHED = ("platform", "post_id", "created_at", "kind", "text", "hashtags", "domains", "lang_declared", "likes",
+           "reposts", "quotes", "replies")
+
+
+def _explain(store: Store, posts: Any, p: SpikeParams, groups: list[tuple[int, int]], times: np.ndarray,
+             y: np.ndarray, mu: np.ndarray, spike_of: np.ndarray, agg: Any | None) -> tuple[pa.Table, pa.Table]:
+    """Drivers and representative posts, reading the posts of the windows' time range once (cached)."""
+    if not groups:  # empty tables
+        drivers, windows = _drivers(store, posts, p, groups, times, y, mu, spike_of, None, agg)
+        return drivers, _representatives(store, posts, p, windows, drivers, None)
+    step = INTERVALS[p.interval][0]
+    lo = _ts(times[max(0, groups[0][0] - p.history_days * (DAY_US // step))])
+    hi = _ts(times[groups[-1][1]] + step)
+    clusters = _cluster_table(store)
+    cached = posts.filter((posts.created_at >= lo) & (posts.created_at < hi)).select(*_CACHED).cache()
+    try:
+        drivers, windows = _drivers(store, cached, p, groups, times, y, mu, spike_of, clusters, agg)
+        return drivers, _representatives(store, cached, p, windows, drivers, clusters)
+    finally:
+        cached.release()
 
 
 def _nullable(a: np.ndarray) -> pa.Array:
@@ -350,9 +404,52 @@ def _windows(p: SpikeParams, groups: list[tuple[int, int]], times: np.ndarray, y
     return table, totals
 
 
+def _current_only(store: Store, table: str, step: str) -> bool:
+    """Whether every row of an enrichment table is of the step's current version (then the hourly
+    aggregate, which counts current rows only, counts the same posts as ``dimension_values``)."""
+    from hubbub.enrich.registry import all_steps
+
+    t = store.table(table)
+    s = all_steps().get(step)
+    if s is None or "step_version" not in t.columns:
+        return True
+    stale = t.filter(t.step_version.isnull() | (t.step_version != s.version))
+    return store.to_arrow(stale.aggregate(n=stale.count()))["n"][0].as_py() == 0
+
+
+def bucket_values(store: Store, posts: Any, dim: str, interval: str, clusters: pa.Table | None = None,
+                  agg: Any | None = None) -> Any | None:
+    """Ibis table (bucket, value, n): the posts per UTC bucket carrying each value of a dimension, from
+    the hourly aggregate ``agg`` for language and topic when it counts the same posts, else from
+    ``dimension_values``; None when the dimension is not available."""
+    unit = INTERVALS[interval][1]
+    col = {"lang": "lang", "topic": "topic_id"}.get(dim)
+    source = {"lang": ("enrich_lang", "lang"), "topic": ("enrich_topic", "topic")}.get(dim)
+    if dim == "topic" and not has_table(store, "enrich_topic"):
+        return None
+    if agg is not None and col is not None and source is not None and (
+            not has_table(store, source[0]) or _current_only(store, *source)):
+        a = agg.filter(agg[col].notnull() & (agg[col] != -1) if dim == "topic" else agg[col].notnull())
+        return a.group_by(bucket=a.hour.truncate(unit), value=a[col].cast("string")).aggregate(
+            n=a.posts.sum().cast("int64"))
+    vals = dimension_values(store, posts, dim, clusters)
+    if vals is None:
+        return None
+    return vals.group_by(bucket=vals.created_at.truncate(unit), value=vals.value).aggregate(n=vals.count())
+
+
+def window_counts(vals: Any, win: Any, min_posts: int) -> Any:
+    """(spike_id, role, value, n) from (bucket, value, n) rows and the windows table, for the values
+    with at least ``min_posts`` posts in the spike (the others cannot be drivers)."""
+    j = vals.join(win, "bucket")
+    c = j.group_by(["spike_id", "role", "value"]).aggregate(n=j.n.sum().cast("int64"))
+    hot = c.filter((c.role == "spike") & (c.n >= min_posts)).select("spike_id", "value")
+    return c.semi_join(hot, ["spike_id", "value"])
+
+
 def _drivers(store: Store, posts: Any, p: SpikeParams, groups: list[tuple[int, int]], times: np.ndarray,
-             y: np.ndarray, mu: np.ndarray, spike_of: np.ndarray,
-             clusters: pa.Table | None) -> tuple[pa.Table, pa.Table]:
+             y: np.ndarray, mu: np.ndarray, spike_of: np.ndarray, clusters: pa.Table | None,
+             agg: Any | None = None) -> tuple[pa.Table, pa.Table]:
     """Top drivers per spike and dimension, and the spike/reference windows table."""
     schema = pa.schema([("spike_id", pa.int64()), ("dimension", pa.string()), ("rank", pa.int64()),
                         ("value", pa.string()), ("label", pa.string()), ("posts", pa.int64()),
@@ -362,15 +459,12 @@ def _drivers(store: Store, posts: Any, p: SpikeParams, groups: list[tuple[int, i
         return schema.empty_table(), pa.table({"spike_id": pa.array([], pa.int64())})
     windows, tot = _windows(p, groups, times, y, mu, spike_of)
     win = ibis.memtable(windows)
-    unit = INTERVALS[p.interval][1]
     rows: list[dict[str, Any]] = []
     for dim in DIMENSIONS:
-        vals = dimension_values(store, posts, dim, clusters)
+        vals = bucket_values(store, posts, dim, p.interval, clusters, agg)
         if vals is None:
             continue
-        vals = vals.mutate(bucket=vals.created_at.truncate(unit))
-        j = vals.join(win, "bucket")
-        counts = store.to_arrow(j.group_by(["spike_id", "role", "value"]).aggregate(n=j.count())).to_pandas()
+        counts = store.to_arrow(window_counts(vals, win, p.min_driver_posts)).to_pandas()
         if counts.empty:
             continue
         wide = counts.pivot_table(index=["spike_id", "value"], columns="role", values="n", fill_value=0)

@@ -86,39 +86,70 @@ def evaluate_sentiment(data_dir: Path, split: str = "validation", limit: int | N
     model = SentimentModel.load()
     seen = _training_texts(model, data_dir)
     vader = _vader()
+    quality = _EmbeddingPreset()
     rows: list[dict[str, Any]] = []
     secs = 0.0
     posts = 0
-    xlmt: dict[str, list[float]] = {"hubbub": [], "vader": [], "hubbub_unseen": []}
+    xlmt: dict[str, list[float]] = {"hubbub": [], "hubbub_embed": [], "vader": []}
     for name, lang, metric, texts, y in loaded:
         t0 = time.perf_counter()
-        hub = model.predict_proba(texts).argmax(axis=1)
+        hub_p = model.predict_proba(texts)
+        hub = hub_p.argmax(axis=1)
         secs += time.perf_counter() - t0
         posts += len(texts)
         vad = (np.asarray([_LABEL.get(c or "neutral", 1) for c, _ in vader.classify(texts)], np.int64)
                if vader else None)
+        emb = quality.predict(texts, hub_p)
         score = macro_recall if metric == "macro_recall" else macro_f1
         in_train = np.asarray([t in seen for t in texts], bool)
         row = {"dataset": name, "language": lang, "n": len(texts), "in_training": int(in_train.sum()),
                "metric": metric, "hubbub": round(score(y, hub), 4),
+               "hubbub_embed": round(score(y, emb), 4),
                "vader": round(score(y, vad), 4) if vad is not None else None}
         rows.append(row)
         if name == "xlm-t-sentiment":
             xlmt["hubbub"].append(row["hubbub"])
+            xlmt["hubbub_embed"].append(row["hubbub_embed"])
             if row["vader"] is not None:
                 xlmt["vader"].append(row["vader"])
         if in_train.any():
             keep = ~in_train
             rows.append({**row, "dataset": f"{name} (unseen by hubbub)", "n": int(keep.sum()), "in_training": 0,
                          "hubbub": round(score(y[keep], hub[keep]), 4) if keep.any() else None,
+                         "hubbub_embed": round(score(y[keep], emb[keep]), 4) if keep.any() else None,
                          "vader": round(score(y[keep], vad[keep]), 4) if vad is not None and keep.any() else None})
     if xlmt["hubbub"]:
         rows.append({"dataset": "xlm-t-sentiment", "language": "mean", "n": sum(r["n"] for r in rows
                      if r["dataset"] == "xlm-t-sentiment"), "in_training": 0, "metric": "macro_f1",
                      "hubbub": round(float(np.mean(xlmt["hubbub"])), 4),
+                     "hubbub_embed": round(float(np.mean(xlmt["hubbub_embed"])), 4),
                      "vader": round(float(np.mean(xlmt["vader"])), 4) if xlmt["vader"] else None})
     return {"task": "sentiment", "split": split, "rows": rows,
             "hubbub_posts_per_s": round(posts / secs, 1) if secs > 0 else None,
             "model": {"file": "sentiment.hbsm", "version": model.meta.get("model_version"),
                       "training_rows": model.meta.get("training_rows")},
             "vader_available": vader is not None}
+
+
+class _EmbeddingPreset:
+    """The ``sentiment_embed`` step's prediction for eval texts (embeds them as the ``embed`` step does)."""
+
+    def __init__(self) -> None:
+        from hubbub.enrich.steps.embed import EmbedStep
+        from hubbub.enrich.steps.sentiment_embed import EmbeddingSentimentModel
+
+        self.embed = EmbedStep()
+        self.embed.setup(0)
+        self.model = EmbeddingSentimentModel.load()
+
+    def predict(self, texts: list[str], ngram_p: np.ndarray) -> np.ndarray:
+        from hubbub.enrich.steps.sentiment_embed import combine
+
+        vecs = self.embed.encode(texts)
+        has = np.array([v is not None for v in vecs], bool)
+        x = np.zeros((len(texts), self.model.coef.shape[1]), np.float32)
+        if has.any():
+            x[has] = np.stack([v for v in vecs if v is not None])
+        out = combine(self.model.log_proba(x), ngram_p).argmax(axis=1)
+        out[~has] = ngram_p[~has].argmax(axis=1)  # nothing to embed: the n-gram model alone
+        return out

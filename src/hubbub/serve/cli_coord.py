@@ -80,8 +80,9 @@ def coordination_cmd(
             res = hb.coordination(query or None, dataset=dataset, layers=names, window=window,
                                   min_weight=min_weight, null=not no_null, windows=_windows(layer_window),
                                   alpha=alpha, resolution=resolution, seed=seed, min_cluster_size=min_cluster)
-        except QueryError as e:
-            _fail(e.display() if hasattr(e, "display") else str(e))
+        except QueryError as e:  # no "error: " prefix: it would shift the query off its caret line
+            err.print(Text(e.display(), style="red"))
+            raise typer.Exit(2) from None
         except ValueError as e:
             _fail(str(e))
     written = []

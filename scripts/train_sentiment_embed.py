@@ -1,0 +1,70 @@
+"""Train the ``sentiment_embed`` step's model from the TRAIN splits of the shared labelled data.
+
+    .venv/bin/python scripts/train_sentiment_embed.py [--data ../shared/data] [--out FILE]
+
+The same training files as scripts/train_sentiment.py (XLM-T train in 8 languages, TweetEval emotion
+train mapped to sentiment); each text is embedded by the ``embed`` step's default encoder (USE
+multilingual v3, one text at a time, as the step does), then a multinomial logistic regression
+(scikit-learn, lbfgs, C=1, balanced class weights; not tuned) is fitted. Deterministic: the same data
+gives the same bytes. About a minute on one core. Default --out: src/hubbub/enrich/models/sentiment_use.npz.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from train_sentiment import load_training  # noqa: E402
+
+from hubbub.enrich.steps.embed import EmbedStep  # noqa: E402
+from hubbub.enrich.steps.sentiment_embed import MODEL_PATH, EmbeddingSentimentModel  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+MODEL_VERSION = "1"
+C = 1.0
+
+
+def build(data_dir: Path, limit: int | None = None) -> EmbeddingSentimentModel:
+    texts, labels, files = load_training(data_dir, limit)
+    step = EmbedStep()
+    step.setup(0)
+    vecs = step.encode(texts)
+    keep = [i for i, v in enumerate(vecs) if v is not None]
+    x = np.stack([vecs[i] for i in keep]).astype(np.float64)
+    y = np.asarray(labels, np.int64)[keep]
+    lr = LogisticRegression(C=C, max_iter=5000, class_weight="balanced").fit(x, y)
+    import sklearn
+
+    meta = {"model_version": MODEL_VERSION, "task": "sentiment", "embedding": step.model_label,
+            "hyperparameters": {"C": C, "solver": "lbfgs", "class_weight": "balanced", "loss": "multinomial logistic"},
+            "training_rows": len(keep), "texts_empty_after_cleaning": len(texts) - len(keep),
+            "class_counts": np.bincount(y, minlength=3).tolist(), "training_files": files, "limit_per_file": limit,
+            "trainer": "scripts/train_sentiment_embed.py", "scikit_learn": sklearn.__version__}
+    return EmbeddingSentimentModel(lr.coef_, lr.intercept_, meta)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", type=Path, default=Path(os.environ.get("HUBBUB_SHARED_DATA",
+                                                                    REPO.parent / "shared" / "data")))
+    ap.add_argument("--out", type=Path, default=MODEL_PATH)
+    ap.add_argument("--limit", type=int, default=None, help="first N rows of each training file (tests)")
+    a = ap.parse_args(argv)
+    t0 = time.perf_counter()
+    model = build(a.data, a.limit)
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    model.save(a.out)
+    print(f"wrote {a.out} ({a.out.stat().st_size:,} bytes, {model.meta['training_rows']:,} training posts, "
+          f"{time.perf_counter() - t0:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

