@@ -10,6 +10,8 @@ from pathlib import Path
 import orjson
 import pyarrow.parquet as pq
 
+from hubbub import __version__
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -72,6 +74,8 @@ def test_errors_are_clear(tmp_path: Path):
     ws = tmp_path / "ws"
     r = hubbub(ws, "datasets")
     assert r.returncode == 2 and "not a Hubbub workspace" in r.stderr and "hubbub init" in r.stderr
+    r = hubbub(ws, "--version")  # needs no command and no workspace
+    assert r.returncode == 0 and r.stdout.strip() == __version__
     r = hubbub(ws, "import", str(tmp_path / "missing.jsonl"))
     assert r.returncode == 2 and "missing.jsonl: no such file or folder" in r.stderr
     r = hubbub(ws, "import", str(REPO / "samples"), "--format", "no-such-format")

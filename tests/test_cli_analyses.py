@@ -185,6 +185,8 @@ def test_trends_json_csv_and_charts(ws, tmp_path):
     assert_chart(tmp_path / "t.png")
     ok(ws, "trends", "lang:en", "-d", "ira", "--by", "sentiment", "--chart", str(tmp_path / "t.svg"))
     assert_chart(tmp_path / "t.svg")
+    ok(ws, "trends", '"$250" OR "$^"', "-d", "ira", "--chart", str(tmp_path / "dollar.png"))  # no mathtext
+    assert_chart(tmp_path / "dollar.png")
 
     bad = cli(ws, "trends", "trump", "--chart", str(tmp_path / "t.jpg"))
     assert bad.exit_code == 2 and "t.jpg" in bad.stderr and ".png or .svg" in bad.stderr
@@ -267,6 +269,10 @@ def test_topic_json_and_table(ws):
     assert got["posts"] and len(got["posts"]) <= 5 and got["representatives"]
     table = ok(ws, "topic", str(first), "--limit", "5").stdout
     assert f"topic {first}: representatives" in table and f"topic {first}: posts" in table
+    bad = cli(ws, "topic", "9999")
+    assert bad.exit_code == 2 and "no topic 9999" in bad.stderr
+    neg = cli(ws, "topic", "-5")  # a negative id is read as the id, not as an option
+    assert neg.exit_code == 2 and "no topic -5" in neg.stderr
 
 
 def test_narratives_json_and_csv(ws):

@@ -40,6 +40,7 @@ Deterministic (no sampling); every run writes a ``runs`` row (kind ``analysis:sp
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -288,7 +289,7 @@ def _explain(store: Store, posts: Any, p: SpikeParams, groups: list[tuple[int, i
     """Drivers and representative posts, reading the posts of the windows' time range once (cached)."""
     if not groups:  # empty tables
         drivers, windows = _drivers(store, posts, p, groups, times, y, mu, spike_of, None, agg)
-        return drivers, _representatives(store, posts, p, windows, drivers, None)
+        return drivers, _representatives(store, posts, p, windows, drivers, None, {})
     step = INTERVALS[p.interval][0]
     lo = _ts(times[max(0, groups[0][0] - p.history_days * (DAY_US // step))])
     hi = _ts(times[groups[-1][1]] + step)
@@ -296,9 +297,22 @@ def _explain(store: Store, posts: Any, p: SpikeParams, groups: list[tuple[int, i
     cached = posts.filter((posts.created_at >= lo) & (posts.created_at < hi)).select(*_CACHED).cache()
     try:
         drivers, windows = _drivers(store, cached, p, groups, times, y, mu, spike_of, clusters, agg)
-        return drivers, _representatives(store, cached, p, windows, drivers, clusters)
+        sizes = {k + 1: int(y[a:b + 1].sum()) for k, (a, b) in enumerate(groups)}
+        return drivers, _representatives(store, cached, p, windows, drivers, clusters, sizes)
     finally:
+        _release(store, cached)
+
+
+def _release(store: Store, cached: Any) -> None:
+    """Drop a cached table. Ibis 12 with sqlglot 30 renders its DROP without the table's name: then
+    drop it here (ibis has already forgotten it; the name is ibis's own, ``ibis_cached_<random>``)."""
+    name = cached.op().name
+    try:
         cached.release()
+    except Exception:  # noqa: BLE001 - the DuckDB parser error of the broken DROP
+        if not re.fullmatch(r"\w+", name):
+            raise
+        store.con.execute(f'DROP TABLE IF EXISTS "{name}"')
 
 
 def _nullable(a: np.ndarray) -> pa.Array:
@@ -529,9 +543,11 @@ def _driver_summary(drivers: pa.Table) -> dict[int, str]:
 
 # -- representative posts ----------------------------------------------------------------------
 def _representatives(store: Store, posts: Any, p: SpikeParams, windows: pa.Table, drivers: pa.Table,
-                     clusters: pa.Table | None) -> pa.Table:
+                     clusters: pa.Table | None, sizes: dict[int, int]) -> pa.Table:
     """Per spike, ``p.representatives`` posts (one per normalised text) ranked by the number of the
-    spike's top drivers they carry, originals first, then engagement, time and key. One query."""
+    spike's top drivers they carry, originals first, then engagement, time and key. The texts are
+    compared among the first ``PREFIX`` posts of each spike in that order only; a spike (of more
+    posts, ``sizes``) with fewer distinct texts among them than wanted is ranked again in full."""
     schema = pa.schema([("spike_id", pa.int64()), ("rank", pa.int64()), ("platform", pa.string()),
                         ("post_id", pa.string()), ("created_at", pa.timestamp("us", tz="UTC")),
                         ("text", pa.string())])
@@ -546,6 +562,8 @@ def _representatives(store: Store, posts: Any, p: SpikeParams, windows: pa.Table
         vals = dimension_values(store, posts, dim, clusters)
         if vals is None:
             continue
+        vals = vals.filter(vals.value.isin(sorted(set(top.filter(pc.equal(top["dimension"], dim))["value"]
+                                                      .to_pylist()))))
         vals = vals.mutate(bucket=vals.created_at.truncate(unit), dimension=ibis.literal(dim)).join(win, "bucket")
         hits.append(vals.join(top_t, ["spike_id", "dimension", "value"]).select("spike_id", "platform", "post_id"))
     w = posts.mutate(bucket=posts.created_at.truncate(unit)).join(win, "bucket")
@@ -559,14 +577,30 @@ def _representatives(store: Store, posts: Any, p: SpikeParams, windows: pa.Table
         w = w.mutate(score=w.score.fill_null(0))
     else:
         w = w.mutate(score=ibis.literal(0))
-    order = [_.score.desc(), _.repost, _.eng.desc(), _.created_at, _.platform, _.post_id]
-    # one post per text (lower case, without links or a retweet prefix), then the best k per spike
-    same = w.text.fill_null("").lower().re_replace(r"https?://\S+|^rt @\S+:?", "").strip()
-    w = w.mutate(_same=same)
-    w = w.mutate(_dup=ibis.row_number().over(group_by=[_.spike_id, _._same], order_by=order))
-    w = w.filter(w._dup == 0)
-    w = w.mutate(rank=ibis.row_number().over(group_by=_.spike_id, order_by=order) + 1)
-    w = w.filter(w["rank"] <= p.representatives).order_by(["spike_id", "rank"])
-    got = store.to_arrow(w.select("spike_id", "rank", "platform", "post_id", "created_at", "text"))
+    prefix = w.mutate(_pos=ibis.row_number().over(group_by=_.spike_id, order_by=_ORDER))
+    got = store.to_arrow(_best(prefix.filter(prefix._pos < PREFIX).drop("_pos"), p.representatives))
+    found = {d["values"]: d["counts"] for d in pc.value_counts(got["spike_id"]).to_pylist()}
+    again = pa.array(sorted(k for k, n in sizes.items() if n > PREFIX and found.get(k, 0) < p.representatives),
+                     pa.int64())
+    if len(again):
+        redo = store.to_arrow(_best(w.filter(w.spike_id.isin(again.to_pylist())), p.representatives))
+        got = pa.concat_tables([got.filter(pc.invert(pc.is_in(got["spike_id"], again))), redo.cast(got.schema)])
+        got = got.sort_by([("spike_id", "ascending"), ("rank", "ascending")])
     text = pa.array([_short(t) for t in got["text"].to_pylist()], pa.string())
     return got.set_column(got.schema.get_field_index("text"), "text", text).cast(schema)
+
+
+PREFIX = 200
+_ORDER = [_.score.desc(), _.repost, _.eng.desc(), _.created_at, _.platform, _.post_id]
+
+
+def _best(w: Any, k: int) -> Any:
+    """The first ``k`` posts per spike in ``_ORDER``, one per text (lower case, without links or a
+    retweet prefix)."""
+    same = w.text.fill_null("").lower().re_replace(r"https?://\S+|^rt @\S+:?", "").strip()
+    w = w.mutate(_same=same)
+    w = w.mutate(_dup=ibis.row_number().over(group_by=[_.spike_id, _._same], order_by=_ORDER))
+    w = w.filter(w._dup == 0)
+    w = w.mutate(rank=ibis.row_number().over(group_by=_.spike_id, order_by=_ORDER) + 1)
+    w = w.filter(w["rank"] <= k).order_by(["spike_id", "rank"])
+    return w.select("spike_id", "rank", "platform", "post_id", "created_at", "text")

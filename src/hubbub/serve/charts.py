@@ -14,6 +14,8 @@ def _plt():  # type: ignore[no-untyped-def]
     import matplotlib
 
     matplotlib.use("Agg")
+    # Titles and legends carry queries and topic labels (user and post text): a '$' must not start mathtext.
+    matplotlib.rcParams["text.parse_math"] = False
     import matplotlib.pyplot as plt
 
     return plt

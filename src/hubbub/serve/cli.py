@@ -46,15 +46,19 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a t
 DatasetOpt = Annotated[str | None, typer.Option("--dataset", "-d", help="Only this dataset.")]
 
 
+def _version(value: bool) -> None:
+    if value:
+        out.print(__version__)
+        raise typer.Exit()
+
+
 @app.callback()
 def _main(
     workspace: WorkspaceOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or decoration (for scripts).")] = False,
-    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.", is_eager=True,
+                                          callback=_version)] = False,
 ) -> None:
-    if version:
-        out.print(__version__)
-        raise typer.Exit()
     STATE["workspace"] = workspace
     STATE["quiet"] = quiet
 

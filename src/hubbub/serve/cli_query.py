@@ -126,12 +126,10 @@ def check_query_cmd(query: QueryArg, as_json: JsonOpt = False, workspace: Worksp
 
 def write_chart(series: pa.Table, interval: str, path: Path, title: str) -> None:
     """A line chart (one series) or a stacked area chart (a breakdown) of posts per bucket."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from hubbub.analyze.trends import dense
+    from hubbub.serve.charts import _plt
+
+    plt = _plt()
 
     buckets, cols = dense(series, interval)
     fig, ax = plt.subplots(figsize=(10, 4.5), dpi=120)

@@ -10,7 +10,7 @@ import typer
 from hubbub.serve.cli import JsonOpt, WorkspaceOpt, _emit, _fail, _open, app
 
 
-@app.command("topic")
+@app.command("topic", context_settings={"ignore_unknown_options": True})  # `hubbub topic -1`: outliers
 def topic_cmd(
     topic_id: Annotated[int, typer.Argument(help="Topic id (see `hubbub topics`).")],
     limit: Annotated[int, typer.Option("--limit", help="Posts to show, most similar first.")] = 20,
@@ -23,6 +23,8 @@ def topic_cmd(
             parts = hb.topic(topic_id, limit)
         except ValueError as exc:
             _fail(str(exc))
+    if not any(t.num_rows for t in parts.values()):
+        _fail(f"no topic {topic_id}: `hubbub topics` lists them")
     if as_json:
         typer.echo(orjson.dumps({k: v.to_pylist() for k, v in parts.items()},
                                 option=orjson.OPT_INDENT_2 | orjson.OPT_NAIVE_UTC, default=str).decode())
