@@ -168,7 +168,9 @@ def run(ws: Path, repeats: int, spike_repeats: int) -> dict[str, Any]:
             m["spikes"] = {"skipped": "hubbub.analyze.spikes not available"}
         else:
             for name, q in (("spikes_day_lang_en", "lang:en"), ("spikes_day_text_trump", "trump")):
-                m[name] = measure(name, lambda q=q: detect_spikes(s, select(s, q), SpikeParams(interval="day")),
+                # as ``Hubbub.spikes`` calls it: the selection lets a query of covered fields use the pre-aggregate
+                m[name] = measure(name, lambda q=q: detect_spikes(s, select(s, q), SpikeParams(interval="day"),
+                                                                  selection={"query": q, "dataset": None}),
                                   spike_repeats)
         out["measurements"] = m
     return out

@@ -110,6 +110,27 @@ def test_query_narrows_the_series(ira):
     assert any(s["start"] <= datetime(2016, 10, 6, tzinfo=UTC) < s["end"] for s in res.spikes.to_pylist())
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("interval", ["hour", "day"])
+def test_pre_aggregate_path_matches_the_scan(ira, interval):
+    """A query of fields the hourly pre-aggregate has reads the series and the language drivers from
+    it; spikes, drivers and representative posts are the same as when counting the posts."""
+    from hubbub.analyze.spikes import SpikeParams, detect_spikes, selection_aggregate
+    from hubbub.query import select
+
+    sel = {"query": "lang:en", "dataset": "ira"}
+    assert selection_aggregate(ira.store, sel) is not None
+    assert selection_aggregate(ira.store, {"query": "trump", "dataset": "ira"}) is None  # text: not covered
+    p = SpikeParams(interval=interval)
+    fast = detect_spikes(ira.store, select(ira.store, "lang:en", "ira"), p, selection=sel)
+    scan = detect_spikes(ira.store, select(ira.store, "lang:en", "ira"), p)
+    assert fast.spikes.num_rows > 0 and fast.drivers.num_rows > fast.spikes.num_rows
+    assert set(fast.drivers["dimension"].to_pylist()) >= {"hashtag", "lang"}
+    for part in ("series", "spikes", "drivers", "posts"):
+        assert getattr(fast, part).equals(getattr(scan, part)), part
+    assert fast.dispersion == scan.dispersion
+
+
 def test_bad_parameters(ira):
     with pytest.raises(ValueError, match="interval"):
         ira.spikes(interval="minute")

@@ -289,7 +289,7 @@ def _explain(store: Store, posts: Any, p: SpikeParams, groups: list[tuple[int, i
     """Drivers and representative posts, reading the posts of the windows' time range once (cached)."""
     if not groups:  # empty tables
         drivers, windows = _drivers(store, posts, p, groups, times, y, mu, spike_of, None, agg)
-        return drivers, _representatives(store, posts, p, windows, drivers, None, {})
+        return drivers, _representatives(store, posts, p, windows, drivers, None)
     step = INTERVALS[p.interval][0]
     lo = _ts(times[max(0, groups[0][0] - p.history_days * (DAY_US // step))])
     hi = _ts(times[groups[-1][1]] + step)
@@ -297,8 +297,7 @@ def _explain(store: Store, posts: Any, p: SpikeParams, groups: list[tuple[int, i
     cached = posts.filter((posts.created_at >= lo) & (posts.created_at < hi)).select(*_CACHED).cache()
     try:
         drivers, windows = _drivers(store, cached, p, groups, times, y, mu, spike_of, clusters, agg)
-        sizes = {k + 1: int(y[a:b + 1].sum()) for k, (a, b) in enumerate(groups)}
-        return drivers, _representatives(store, cached, p, windows, drivers, clusters, sizes)
+        return drivers, _representatives(store, cached, p, windows, drivers, clusters)
     finally:
         _release(store, cached)
 
@@ -543,11 +542,9 @@ def _driver_summary(drivers: pa.Table) -> dict[int, str]:
 
 # -- representative posts ----------------------------------------------------------------------
 def _representatives(store: Store, posts: Any, p: SpikeParams, windows: pa.Table, drivers: pa.Table,
-                     clusters: pa.Table | None, sizes: dict[int, int]) -> pa.Table:
+                     clusters: pa.Table | None) -> pa.Table:
     """Per spike, ``p.representatives`` posts (one per normalised text) ranked by the number of the
-    spike's top drivers they carry, originals first, then engagement, time and key. The texts are
-    compared among the first ``PREFIX`` posts of each spike in that order only; a spike (of more
-    posts, ``sizes``) with fewer distinct texts among them than wanted is ranked again in full."""
+    spike's top drivers they carry, originals first, then engagement, time and key. One query."""
     schema = pa.schema([("spike_id", pa.int64()), ("rank", pa.int64()), ("platform", pa.string()),
                         ("post_id", pa.string()), ("created_at", pa.timestamp("us", tz="UTC")),
                         ("text", pa.string())])
@@ -558,8 +555,9 @@ def _representatives(store: Store, posts: Any, p: SpikeParams, windows: pa.Table
     top = drivers.filter(pc.is_in(drivers["dimension"], pa.array(["topic", "hashtag", "domain", "cluster"])))
     top_t = ibis.memtable(top.select(["spike_id", "dimension", "value"]))
     hits = []
+    inside = posts.mutate(bucket=posts.created_at.truncate(unit)).semi_join(win, "bucket").drop("bucket")
     for dim in sorted(set(top["dimension"].to_pylist())):
-        vals = dimension_values(store, posts, dim, clusters)
+        vals = dimension_values(store, inside, dim, clusters)
         if vals is None:
             continue
         vals = vals.filter(vals.value.isin(sorted(set(top.filter(pc.equal(top["dimension"], dim))["value"]
@@ -577,20 +575,11 @@ def _representatives(store: Store, posts: Any, p: SpikeParams, windows: pa.Table
         w = w.mutate(score=w.score.fill_null(0))
     else:
         w = w.mutate(score=ibis.literal(0))
-    prefix = w.mutate(_pos=ibis.row_number().over(group_by=_.spike_id, order_by=_ORDER))
-    got = store.to_arrow(_best(prefix.filter(prefix._pos < PREFIX).drop("_pos"), p.representatives))
-    found = {d["values"]: d["counts"] for d in pc.value_counts(got["spike_id"]).to_pylist()}
-    again = pa.array(sorted(k for k, n in sizes.items() if n > PREFIX and found.get(k, 0) < p.representatives),
-                     pa.int64())
-    if len(again):
-        redo = store.to_arrow(_best(w.filter(w.spike_id.isin(again.to_pylist())), p.representatives))
-        got = pa.concat_tables([got.filter(pc.invert(pc.is_in(got["spike_id"], again))), redo.cast(got.schema)])
-        got = got.sort_by([("spike_id", "ascending"), ("rank", "ascending")])
+    got = store.to_arrow(_best(w, p.representatives))
     text = pa.array([_short(t) for t in got["text"].to_pylist()], pa.string())
     return got.set_column(got.schema.get_field_index("text"), "text", text).cast(schema)
 
 
-PREFIX = 200
 _ORDER = [_.score.desc(), _.repost, _.eng.desc(), _.created_at, _.platform, _.post_id]
 
 
