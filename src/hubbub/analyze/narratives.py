@@ -31,7 +31,7 @@ import numpy as np
 import pyarrow as pa
 
 from hubbub.analyze.neardup import components
-from hubbub.analyze.runlog import has_table, record_run
+from hubbub.analyze.runlog import record_run
 from hubbub.store.store import Store
 
 TEXT_CHARS = 200
@@ -104,7 +104,7 @@ def _unit_of(store: Store, table: pa.Table) -> np.ndarray:
     """Per post, the index of its unit (near-duplicate cluster, else itself)."""
     keys = [f"{p}:{i}" for p, i in zip(table["platform"].to_pylist(), table["post_id"].to_pylist(), strict=True)]
     cluster: dict[str, str] = {}
-    if has_table(store, "enrich_neardup"):
+    if store.has_table("enrich_neardup"):
         from hubbub.analyze.neardup import neardup_clusters
 
         c = neardup_clusters(store)

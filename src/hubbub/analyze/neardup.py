@@ -73,10 +73,6 @@ def _check_seeds(store: Store) -> None:
                          "cannot be compared: delete table enrich_neardup and run the step again with one seed")
 
 
-def _has_table(store: Store, name: str) -> bool:
-    return bool(store.query("SELECT 1 AS x FROM information_schema.tables WHERE table_name = ?", [name]).num_rows)
-
-
 def components(n: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """Connected components of nodes 0..n-1 with edges src-dst: for every node, the smallest node of
     its component. Min-label hooking of roots plus pointer jumping, all numpy (O(log n) rounds)."""
@@ -128,7 +124,7 @@ def neardup_clusters(store: Store, dataset: str | None = None, min_size: int = 2
         raise ValueError("threshold must be in (0, 1]")
     empty = pa.table({"platform": pa.array([], pa.string()), "post_id": pa.array([], pa.string()),
                       "cluster_id": pa.array([], pa.string()), "cluster_size": pa.array([], pa.int64())})
-    if not _has_table(store, "enrich_neardup"):
+    if not store.has_table("enrich_neardup"):
         raise ValueError("no near-duplicate keys yet: run the 'neardup' enrichment step first")
     _check_seeds(store)
     nodes = store.query(_NODES, [dataset, dataset, NeardupStep.version, max(1, min_chars)])
@@ -178,7 +174,7 @@ def neardup_summary(store: Store, clusters: pa.Table | None = None, dataset: str
     if clusters is None:
         clusters = neardup_clusters(store, dataset=dataset, **kw)
     lang = ("coalesce(l.lang, p.lang_declared)", "LEFT JOIN enrich_lang l ON l.platform = p.platform "
-            "AND l.post_id = p.post_id") if _has_table(store, "enrich_lang") else ("p.lang_declared", "")
+            "AND l.post_id = p.post_id") if store.has_table("enrich_lang") else ("p.lang_declared", "")
     con = store.con
     con.register("_nd_clusters", clusters.select(["platform", "post_id", "cluster_id"]))
     try:

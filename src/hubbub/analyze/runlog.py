@@ -28,7 +28,3 @@ def record_run(store: Store, kind: str, params: dict[str, Any], counts: dict[str
          orjson.dumps(counts, option=dumps, default=str).decode()],
     )
     return run_id
-
-
-def has_table(store: Store, name: str) -> bool:
-    return bool(store.query("SELECT 1 AS x FROM information_schema.tables WHERE table_name = ?", [name]).num_rows)

@@ -53,7 +53,7 @@ from ibis import _
 from scipy import special
 
 from hubbub.analyze.aggregates import hourly
-from hubbub.analyze.runlog import has_table, record_run
+from hubbub.analyze.runlog import record_run
 from hubbub.query.compile import Frame, aggregate_covers, compile_node
 from hubbub.query.parse import fields_used, parse
 from hubbub.store.store import Store
@@ -127,7 +127,7 @@ def selection_aggregate(store: Store, selection: dict[str, Any] | None) -> Any |
     if not selection or "query" not in selection or "dataset" not in selection:
         return None
     node = parse(selection["query"] or "")
-    if not aggregate_covers(node) or ("topic" in fields_used(node) and not has_table(store, "enrich_topic")):
+    if not aggregate_covers(node) or ("topic" in fields_used(node) and not store.has_table("enrich_topic")):
         return None
     agg = hourly(store)
     if agg is None:
@@ -356,7 +356,7 @@ def _spike_rows(groups: list[tuple[int, int]], y: np.ndarray, mu: np.ndarray, q:
 
 # -- drivers -----------------------------------------------------------------------------------
 def _cluster_table(store: Store) -> pa.Table | None:
-    if not has_table(store, "enrich_neardup"):
+    if not store.has_table("enrich_neardup"):
         return None
     from hubbub.analyze.neardup import neardup_clusters
     from hubbub.enrich.steps.neardup import MIN_CHARS
@@ -374,7 +374,7 @@ def dimension_values(store: Store, posts: Any, dim: str, clusters: pa.Table | No
     if dim == "domain":
         return base.select("platform", "post_id", "created_at", value=base.domains.unique().unnest())
     if dim == "lang":
-        if has_table(store, "enrich_lang"):
+        if store.has_table("enrich_lang"):
             lang = store.table("enrich_lang").select("platform", "post_id", "lang")
             j = base.left_join(lang, ["platform", "post_id"])
             out = j.select("platform", "post_id", "created_at", value=j.lang.fill_null(j.lang_declared))
@@ -382,7 +382,7 @@ def dimension_values(store: Store, posts: Any, dim: str, clusters: pa.Table | No
             out = base.select("platform", "post_id", "created_at", value=base.lang_declared)
         return out.filter(out.value.notnull())
     if dim == "topic":
-        if not has_table(store, "enrich_topic"):
+        if not store.has_table("enrich_topic"):
             return None
         t = store.table("enrich_topic")
         t = t.filter(t.topic_id != -1).select("platform", "post_id", "topic_id")
@@ -438,10 +438,10 @@ def bucket_values(store: Store, posts: Any, dim: str, interval: str, clusters: p
     unit = INTERVALS[interval][1]
     col = {"lang": "lang", "topic": "topic_id"}.get(dim)
     source = {"lang": ("enrich_lang", "lang"), "topic": ("enrich_topic", "topic")}.get(dim)
-    if dim == "topic" and not has_table(store, "enrich_topic"):
+    if dim == "topic" and not store.has_table("enrich_topic"):
         return None
     if agg is not None and col is not None and source is not None and (
-            not has_table(store, source[0]) or _current_only(store, *source)):
+            not store.has_table(source[0]) or _current_only(store, *source)):
         a = agg.filter(agg[col].notnull() & (agg[col] != -1) if dim == "topic" else agg[col].notnull())
         return a.group_by(bucket=a.hour.truncate(unit), value=a[col].cast("string")).aggregate(
             n=a.posts.sum().cast("int64"))
@@ -509,7 +509,7 @@ def _labels(store: Store, rows: list[dict[str, Any]]) -> dict[tuple[str, str], s
     """Readable labels: a topic's label, a cluster's first text (truncated), '#tag' for hashtags."""
     out: dict[tuple[str, str], str] = {}
     topics = sorted({r["value"] for r in rows if r["dimension"] == "topic"})
-    if topics and has_table(store, "topics"):
+    if topics and store.has_table("topics"):
         t = store.table("topics")
         got = store.to_arrow(t.filter(t.topic_id.cast("string").isin(topics)).select("topic_id", "label"))
         out.update({("topic", str(a)): str(b) for a, b in zip(got["topic_id"].to_pylist(), got["label"].to_pylist(),

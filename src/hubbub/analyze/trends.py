@@ -19,7 +19,7 @@ import ibis
 import pyarrow as pa
 
 from hubbub.analyze.aggregates import hourly
-from hubbub.analyze.runlog import has_table, record_run
+from hubbub.analyze.runlog import record_run
 from hubbub.query.compile import Frame, aggregate_covers, compile_node, folded
 from hubbub.query.parse import QueryError, fields_used, parse
 from hubbub.query.select import frame
@@ -56,7 +56,7 @@ def _keyed(store: Store, t: Any, by: str | None, dataset: str | None) -> Any:
 
 def _with_labels(store: Store, rows: Any, by: str | None) -> Any:
     """Topic keys ``<id>: <label>`` when the ``topics`` table names them."""
-    if by != "topic" or not has_table(store, "topics"):
+    if by != "topic" or not store.has_table("topics"):
         return rows
     tp = store.table("topics")
     tp = tp.select(_tid=tp.topic_id.cast("string"), _label=tp.label)
@@ -93,7 +93,7 @@ def timeseries_expr(store: Store, query: str | None, interval: str = "day", by: 
     agg = None
     if use_aggregate and by in _AGG_BY and aggregate_covers(node):
         need_topic = by == "topic" or "topic" in fields_used(node)
-        if not need_topic or has_table(store, "enrich_topic"):
+        if not need_topic or store.has_table("enrich_topic"):
             agg = hourly(store)
     if agg is not None:
         a = agg if dataset is None else agg.filter(agg.dataset == dataset)

@@ -16,16 +16,12 @@ ENRICHED = {"lang": ("enrich_lang", "lang", "lang"), "sentiment": ("enrich_senti
 _COLUMN = {"lang": "lang", "sentiment": "sentiment", "topic": "topic_id"}
 
 
-def has_table(store: Store, name: str) -> bool:
-    return bool(store.query("SELECT 1 AS x FROM information_schema.tables WHERE table_name = ?", [name]).num_rows)
-
-
 def current_rows(store: Store, table: str, step: str) -> Any:
     """The rows of an enrichment table written by the step's current version (all rows when the
     step is not registered here); None when the table does not exist."""
     from hubbub.enrich.registry import all_steps
 
-    if not has_table(store, table):
+    if not store.has_table(table):
         return None
     t = store.table(table)
     s = all_steps().get(step)
@@ -81,7 +77,7 @@ def frame(store: Store, query: str | None, dataset: str | None = None, extra: It
             return t
         if "text" in used:
             t = t.mutate(_ft=folded(t.text))
-        topics = store.table("topics") if "topic" in used and has_table(store, "topics") else None
+        topics = store.table("topics") if "topic" in used and store.has_table("topics") else None
         out = t.filter(compile_node(node, Frame(t, topics)))
     except QueryError as e:
         raise QueryError(e.message, e.position, q) from None

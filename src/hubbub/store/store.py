@@ -52,6 +52,10 @@ class Store:
     def table(self, name: str = "posts") -> Any:
         return self.ibis.table(name)
 
+    def has_table(self, name: str) -> bool:
+        """Whether table ``name`` exists (enrichment and analysis tables appear when first written)."""
+        return bool(self.query("SELECT 1 AS x FROM information_schema.tables WHERE table_name = ?", [name]).num_rows)
+
     def to_arrow(self, expr: Any) -> pa.Table:
         return self.ibis.to_pyarrow(expr)
 

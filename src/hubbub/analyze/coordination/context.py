@@ -14,7 +14,6 @@ from typing import Any
 import pyarrow as pa
 
 from hubbub.analyze.coordination.layers import fetch
-from hubbub.analyze.runlog import has_table
 from hubbub.store.store import Store
 
 TOP = 5
@@ -49,7 +48,7 @@ def _columns(store: Store, table: str) -> set[str]:
 
 
 def _topics(store: Store) -> dict[int, list[dict[str, Any]]] | None:
-    if not (has_table(store, "enrich_topic") and has_table(store, "topics")):
+    if not (store.has_table("enrich_topic") and store.has_table("topics")):
         return None
     if not ({"platform", "post_id", "topic_id"} <= _columns(store, "enrich_topic")
             and {"topic_id", "label"} <= _columns(store, "topics")):
@@ -98,7 +97,7 @@ def _spikes(store: Store, dataset: str | None, query: str | None) -> dict[int, l
 
 
 def _narratives(store: Store, dataset: str | None, query: str | None) -> dict[int, list[dict[str, Any]]] | None:
-    if not has_table(store, "enrich_embed"):
+    if not store.has_table("enrich_embed"):
         return None
     from hubbub.analyze.narratives import find_narratives
     from hubbub.query import select
