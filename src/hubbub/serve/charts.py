@@ -51,10 +51,33 @@ def topics_chart(series: pa.Table, topics: pa.Table, path: Path, title: str = ""
     return _save(plt, fig, path)
 
 
+def trends_chart(series: pa.Table, interval: str, path: Path, title: str) -> Path:
+    """A line chart (one series) or a stacked area chart (a breakdown) of posts per bucket."""
+    from hubbub.analyze.trends import dense
+
+    plt = _plt()
+    buckets, cols = dense(series, interval)
+    fig, ax = plt.subplots(figsize=(10, 4.5), dpi=120)
+    if len(cols) <= 1:
+        for k, v in cols.items():
+            ax.plot(buckets, v, label=k, linewidth=1.4)
+    elif cols:
+        keys = sorted(cols, key=lambda k: (k in ("(other)", "(none)"), -sum(cols[k]), k))
+        ax.stackplot(buckets, *[cols[k] for k in keys], labels=keys, alpha=0.85)
+        ax.legend(loc="upper left", fontsize=8, ncol=2, frameon=False)
+    ax.set_title(title[:120], fontsize=10)
+    ax.set_ylabel(f"posts per {interval} (UTC)")
+    ax.grid(alpha=0.3)
+    return _save(plt, fig, path)
+
+
 def _save(plt: Any, fig: Any, path: Path) -> Path:
-    fig.autofmt_xdate()
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
+    try:
+        fig.autofmt_xdate()
+        fig.tight_layout()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        svg = path.suffix.lower() == ".svg"  # no creation date in an SVG: same data, same file
+        fig.savefig(path, format="svg" if svg else "png", metadata={"Date": None} if svg else None)
+    finally:
+        plt.close(fig)
     return path

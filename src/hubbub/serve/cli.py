@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import typer
 from rich.console import Console
 from rich.progress import Progress, ProgressColumn, SpinnerColumn, Task, TextColumn
@@ -16,8 +19,9 @@ from rich.table import Table
 from rich.text import Text
 
 from hubbub import __version__
-from hubbub.api import EXPORT_FORMATS, Hubbub
+from hubbub.api import EXPORT_FORMATS, Hubbub, _lists_as_json
 from hubbub.ingest.importer import ImportSummary
+from hubbub.query import QueryError
 from hubbub.sources.registry import all_sources, get_source
 from hubbub.store.workspace import ENV_WORKSPACE, WorkspaceError, default_path
 
@@ -43,6 +47,8 @@ WorkspaceOpt = Annotated[
                  show_default=False),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+CsvOpt = Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table.")]
+ChartOpt = Annotated[Path | None, typer.Option("--chart", help="Write a chart (.png or .svg).")]
 DatasetOpt = Annotated[str | None, typer.Option("--dataset", "-d", help="Only this dataset.")]
 
 
@@ -77,6 +83,29 @@ def _open(workspace: Path | None, read_only: bool = False) -> Hubbub:
 def _fail(msg: str, code: int = 2) -> Any:
     err.print(Text(f"error: {msg}", style="red"))
     raise typer.Exit(code)
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """A malformed query exits 2 with the query and a caret under the problem (no "error: " prefix: it
+    would shift the query off its caret line); a bad parameter exits 2 with its message."""
+    try:
+        yield
+    except QueryError as exc:
+        err.print(Text(exc.display(), style="red"))
+        raise typer.Exit(2) from None
+    except (ValueError, TypeError) as exc:
+        _fail(str(exc))
+
+
+def _check_chart(chart: Path | None) -> None:
+    if chart is not None and chart.suffix.lower() not in (".png", ".svg"):
+        _fail(f"{chart}: charts are written as .png or .svg")
+
+
+def _wrote(path: Path) -> None:
+    if not STATE["quiet"]:
+        err.print(Text(f"wrote {path}"))
 
 
 # -- init -----------------------------------------------------------------------------------------
@@ -402,6 +431,10 @@ def quarantine_retry(
 
 
 # -- output ---------------------------------------------------------------------------------------
+def _emit_csv(table: pa.Table) -> None:
+    pacsv.write_csv(_lists_as_json(table), sys.stdout.buffer)
+
+
 def _emit(table: pa.Table, as_json: bool, title: str) -> None:
     if as_json:
         sys.stdout.write(orjson.dumps(table.to_pylist(), option=orjson.OPT_INDENT_2 | orjson.OPT_NAIVE_UTC,

@@ -5,22 +5,28 @@ helps, writes one with ``--chart PATH`` (.png or .svg)."""
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
 import pyarrow as pa
-import pyarrow.csv as pacsv
 import typer
-from rich.text import Text
 
-from hubbub.api import _lists_as_json
-from hubbub.query import QueryError
-from hubbub.serve.cli import STATE, DatasetOpt, JsonOpt, WorkspaceOpt, _emit, _fail, _open, app, err
+from hubbub.serve.cli import (
+    ChartOpt,
+    CsvOpt,
+    DatasetOpt,
+    JsonOpt,
+    WorkspaceOpt,
+    _check_chart,
+    _emit,
+    _emit_csv,
+    _open,
+    _user_errors,
+    _wrote,
+    app,
+)
 
 QueryArg = Annotated[str | None, typer.Argument(metavar="[QUERY]", help="A query; omit for every post.")]
-CsvOpt = Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table.")]
-ChartOpt = Annotated[Path | None, typer.Option("--chart", help="Write a chart (.png or .svg).")]
 
 
 def _out(table: pa.Table, doc: dict[str, Any], as_json: bool, as_csv: bool, title: str) -> None:
@@ -28,24 +34,9 @@ def _out(table: pa.Table, doc: dict[str, Any], as_json: bool, as_csv: bool, titl
         sys.stdout.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_NAIVE_UTC,
                                       default=str).decode() + "\n")
     elif as_csv:
-        pacsv.write_csv(_lists_as_json(table), sys.stdout.buffer)
+        _emit_csv(table)
     else:
         _emit(table, False, title)
-
-
-def _check_chart(chart: Path | None) -> None:
-    if chart is not None and chart.suffix.lower() not in (".png", ".svg"):
-        _fail(f"{chart}: charts are written as .png or .svg")
-
-
-def _run(fn: Any) -> Any:
-    try:
-        return fn()
-    except QueryError as exc:
-        err.print(Text(exc.display(), style="red"))
-        raise typer.Exit(2) from None
-    except (ValueError, TypeError) as exc:
-        _fail(str(exc))
 
 
 @app.command("spikes")
@@ -64,9 +55,9 @@ def spikes_cmd(
 ) -> None:
     """Spikes against an hour-of-day x weekday baseline, with drivers and representative posts."""
     _check_chart(chart)
-    with _open(workspace) as hb:
-        res = _run(lambda: hb.spikes(query, interval=interval, dataset=dataset, history_days=history_days,
-                                     fdr=fdr, min_count=min_count, min_ratio=min_ratio))
+    with _open(workspace) as hb, _user_errors():
+        res = hb.spikes(query, interval=interval, dataset=dataset, history_days=history_days, fdr=fdr,
+                        min_count=min_count, min_ratio=min_ratio)
     table = res.spikes if as_csv else res.spikes.select(["spike_id", "start", "end", "posts", "expected", "ratio",
                                                           "q_value", "top_drivers"])
     _out(table, res.to_dict(), as_json, as_csv, f"spikes ({interval}; run {res.run_id})")
@@ -78,8 +69,7 @@ def spikes_cmd(
         from hubbub.serve.charts import spikes_chart
 
         spikes_chart(res.series, res.spikes, chart, title=f"posts per {interval}" + (f": {query}" if query else ""))
-        if not STATE["quiet"]:
-            err.print(Text(f"wrote {chart}"))
+        _wrote(chart)
 
 
 @app.command("narratives")
@@ -94,9 +84,8 @@ def narratives_cmd(
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Content carried across languages and platforms, with where it started and how it spread."""
-    with _open(workspace) as hb:
-        res = _run(lambda: hb.narratives(query, dataset=dataset, threshold=threshold, mutual_k=mutual_k,
-                                         cross_only=not all_))
+    with _open(workspace) as hb, _user_errors():
+        res = hb.narratives(query, dataset=dataset, threshold=threshold, mutual_k=mutual_k, cross_only=not all_)
     _out(res.spread if as_csv else res.narratives, res.to_dict(), as_json, as_csv, f"narratives (run {res.run_id})")
     if not as_json and not as_csv and res.spread.num_rows:
         _emit(res.spread, False, "first seen per platform and language")
@@ -116,8 +105,8 @@ def topics_cmd(
     """Topics of the selected posts (label, size, share, sentiment) with their evolution: sizes and sentiment
     over time, emerging and fading topics. One topic's posts: `hubbub topic ID`."""
     _check_chart(chart)
-    with _open(workspace) as hb:
-        res = _run(lambda: hb.topic_evolution(query, interval=interval, dataset=dataset, recent=recent))
+    with _open(workspace) as hb, _user_errors():
+        res = hb.topic_evolution(query, interval=interval, dataset=dataset, recent=recent)
     doc = {"run_id": res.run_id, "params": res.params, "topics": res.topics.to_pylist(),
            "series": res.series.to_pylist()}
     _out(res.topics, doc, as_json, as_csv, f"topics per {interval} (run {res.run_id})")
@@ -125,5 +114,4 @@ def topics_cmd(
         from hubbub.serve.charts import topics_chart
 
         topics_chart(res.series, res.topics, chart, title=f"topic sizes per {interval}")
-        if not STATE["quiet"]:
-            err.print(Text(f"wrote {chart}"))
+        _wrote(chart)

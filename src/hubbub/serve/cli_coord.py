@@ -9,10 +9,8 @@ from typing import Annotated, Any
 import orjson
 import pyarrow as pa
 import typer
-from rich.text import Text
 
-from hubbub.query import QueryError
-from hubbub.serve.cli import STATE, DatasetOpt, JsonOpt, WorkspaceOpt, _emit, _fail, _open, app, err
+from hubbub.serve.cli import DatasetOpt, JsonOpt, WorkspaceOpt, _emit, _fail, _open, _user_errors, _wrote, app
 
 
 def _windows(values: list[str] | None) -> dict[str, float]:
@@ -75,16 +73,10 @@ def coordination_cmd(
     from hubbub.analyze.coordination.export import write_network
 
     names = [x.strip() for x in layers.split(",") if x.strip()]
-    with _open(workspace) as hb:
-        try:
-            res = hb.coordination(query or None, dataset=dataset, layers=names, window=window,
-                                  min_weight=min_weight, null=not no_null, windows=_windows(layer_window),
-                                  alpha=alpha, resolution=resolution, seed=seed, min_cluster_size=min_cluster)
-        except QueryError as e:  # no "error: " prefix: it would shift the query off its caret line
-            err.print(Text(e.display(), style="red"))
-            raise typer.Exit(2) from None
-        except ValueError as e:
-            _fail(str(e))
+    with _open(workspace) as hb, _user_errors():
+        res = hb.coordination(query or None, dataset=dataset, layers=names, window=window, min_weight=min_weight,
+                              null=not no_null, windows=_windows(layer_window), alpha=alpha, resolution=resolution,
+                              seed=seed, min_cluster_size=min_cluster)
     written = []
     for path, fmt in ((gexf, "gexf"), (graphml, "graphml")):
         if path is not None:
@@ -97,6 +89,5 @@ def coordination_cmd(
     else:
         _emit(_table(res.clusters), False, f"coordination: {res.counts()['clusters']} clusters, "
                                             f"{res.counts()['kept_edges']} kept edges (run {res.run_id})")
-    if not STATE["quiet"]:
-        for p in written:
-            err.print(Text(f"wrote {p}"))
+    for p in written:
+        _wrote(p)

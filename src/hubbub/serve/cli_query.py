@@ -4,31 +4,40 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import orjson
 import pyarrow as pa
-import pyarrow.csv as pacsv
 import typer
 from rich.text import Text
 
-from hubbub.api import EXPORT_FORMATS, _lists_as_json
-from hubbub.query import QueryError
-from hubbub.serve.cli import STATE, DatasetOpt, JsonOpt, WorkspaceOpt, _emit, _fail, _open, app, err, out
+from hubbub.api import EXPORT_FORMATS
+from hubbub.serve.cli import (
+    STATE,
+    ChartOpt,
+    CsvOpt,
+    DatasetOpt,
+    JsonOpt,
+    WorkspaceOpt,
+    _check_chart,
+    _emit,
+    _emit_csv,
+    _fail,
+    _open,
+    _user_errors,
+    _wrote,
+    app,
+    err,
+    out,
+)
 
 QueryArg = Annotated[str, typer.Argument(metavar="QUERY", help="A query (docs/query.md); '' for every post.")]
-CsvOpt = Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table.")]
 TEXT_WIDTH = 100
-
-
-def _query_error(e: QueryError) -> Any:
-    err.print(Text(e.display(), style="red"))
-    raise typer.Exit(2)
 
 
 def _print(table: pa.Table, as_json: bool, as_csv: bool, title: str) -> None:
     if as_csv:
-        pacsv.write_csv(_lists_as_json(table), sys.stdout.buffer)
+        _emit_csv(table)
     else:
         _emit(table, as_json, title)
 
@@ -51,25 +60,20 @@ def search_cmd(
     """Posts matching a query: a page of them (newest or most engaged first), their count, or an export."""
     if export is not None and export.suffix.lstrip(".").lower() not in (*EXPORT_FORMATS, "ndjson"):
         _fail(f"{export}: unknown export format; use .csv, .parquet or .jsonl")
-    with _open(workspace, read_only=export is None) as hb:
-        try:
-            if export is not None:
-                n = hb.export(export, dataset=dataset, query=query)
-                if not STATE["quiet"]:
-                    err.print(Text(f"wrote {n:,} posts to {export}"))
-                return
-            total = hb.count(query, dataset)
-            if count_only:
-                if as_json:
-                    sys.stdout.write(orjson.dumps({"query": query, "posts": total}).decode() + "\n")
-                else:
-                    out.print(f"{total}")
-                return
-            rows = hb.search(query, dataset, sort=sort, ascending=oldest, page=page, limit=limit)
-        except QueryError as e:
-            _query_error(e)
-        except ValueError as e:
-            _fail(str(e))
+    with _open(workspace, read_only=export is None) as hb, _user_errors():
+        if export is not None:
+            n = hb.export(export, dataset=dataset, query=query)
+            if not STATE["quiet"]:
+                err.print(Text(f"wrote {n:,} posts to {export}"))
+            return
+        total = hb.count(query, dataset)
+        if count_only:
+            if as_json:
+                sys.stdout.write(orjson.dumps({"query": query, "posts": total}).decode() + "\n")
+            else:
+                out.print(f"{total}")
+            return
+        rows = hb.search(query, dataset, sort=sort, ascending=oldest, page=page, limit=limit)
     if not as_json and not as_csv:
         short = [None if t is None else (t if len(t) <= TEXT_WIDTH else t[:TEXT_WIDTH - 1] + "…")
                  for t in rows["text"].to_pylist()]
@@ -86,25 +90,20 @@ def trends_cmd(
                                            "cluster, kind or dataset.")] = None,
     top: Annotated[int, typer.Option("--top", help="Values of --by kept; the rest are '(other)'.")] = 10,
     dataset: DatasetOpt = None,
-    chart: Annotated[Path | None, typer.Option("--chart", help="Write a chart: .png or .svg.")] = None,
+    chart: ChartOpt = None,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Posts per hour, day or week matching a query, broken down by one dimension, with shares."""
-    if chart is not None and chart.suffix.lower() not in (".png", ".svg"):
-        _fail(f"{chart}: a chart is written as .png or .svg")
-    with _open(workspace) as hb:
-        try:
-            series = hb.trends(query, interval=interval, by=by, dataset=dataset, top=top)
-        except QueryError as e:
-            _query_error(e)
-        except ValueError as e:
-            _fail(str(e))
+    _check_chart(chart)
+    with _open(workspace) as hb, _user_errors():
+        series = hb.trends(query, interval=interval, by=by, dataset=dataset, top=top)
     if chart is not None:
-        write_chart(series, interval, chart, f"{query or 'all posts'}" + (f" by {by}" if by else ""))
-        if not STATE["quiet"]:
-            err.print(Text(f"wrote {chart}"))
+        from hubbub.serve.charts import trends_chart
+
+        trends_chart(series, interval, chart, f"{query or 'all posts'}" + (f" by {by}" if by else ""))
+        _wrote(chart)
     _print(series, as_json, as_csv, f"posts per {interval}" + (f" by {by}" if by else ""))
 
 
@@ -122,31 +121,3 @@ def check_query_cmd(query: QueryArg, as_json: JsonOpt = False, workspace: Worksp
     elif not STATE["quiet"]:
         out.print("ok")
     raise typer.Exit(2 if problems else 0)
-
-
-def write_chart(series: pa.Table, interval: str, path: Path, title: str) -> None:
-    """A line chart (one series) or a stacked area chart (a breakdown) of posts per bucket."""
-    from hubbub.analyze.trends import dense
-    from hubbub.serve.charts import _plt
-
-    plt = _plt()
-
-    buckets, cols = dense(series, interval)
-    fig, ax = plt.subplots(figsize=(10, 4.5), dpi=120)
-    try:
-        if len(cols) <= 1:
-            for k, v in cols.items():
-                ax.plot(buckets, v, label=k, linewidth=1.4)
-        elif cols:
-            keys = sorted(cols, key=lambda k: (k in ("(other)", "(none)"), -sum(cols[k]), k))
-            ax.stackplot(buckets, *[cols[k] for k in keys], labels=keys, alpha=0.85)
-            ax.legend(loc="upper left", fontsize=8, ncol=2, frameon=False)
-        ax.set_title(title[:120], fontsize=10)
-        ax.set_ylabel(f"posts per {interval} (UTC)")
-        ax.grid(alpha=0.3)
-        fig.autofmt_xdate()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, format=path.suffix.lower().lstrip("."), bbox_inches="tight",
-                    metadata={"Date": None} if path.suffix.lower() == ".svg" else None)
-    finally:
-        plt.close(fig)
