@@ -19,6 +19,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -26,6 +27,7 @@ from hubbub.enrich.steps.sentiment import MODEL_PATH, Featurizer, SentimentModel
 from hubbub.eval.files import read_lines as _read_lines
 
 REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = Path(os.environ.get("HUBBUB_SHARED_DATA", REPO.parent / "shared" / "data"))
 XLMT_LANGUAGES = ("arabic", "english", "french", "german", "hindi", "italian", "portuguese", "spanish")
 EMOTION_TO_SENTIMENT = {0: 0, 1: 2, 2: 2, 3: 0}  # anger, joy, optimism, sadness -> negative / positive
 MODEL_VERSION = "1"
@@ -91,8 +93,7 @@ def build(data_dir: Path, seed: int = 0, limit: int | None = None, emotion: bool
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    default_data = Path(os.environ.get("HUBBUB_SHARED_DATA", REPO.parent / "shared" / "data"))
-    ap.add_argument("--data", type=Path, default=default_data)
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--out", type=Path, default=MODEL_PATH)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--limit", type=int, default=None, help="first N rows of each training file (tests)")
@@ -104,11 +105,16 @@ def main(argv: list[str] | None = None) -> int:
     model = build(a.data, seed=a.seed, limit=a.limit, emotion=not a.no_emotion,
                   log=lambda m: print(m, file=sys.stderr, flush=True),
                   **{k: getattr(a, k) for k in DEFAULTS})
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    model.save(a.out)
-    print(f"wrote {a.out} ({a.out.stat().st_size:,} bytes, {model.meta['training_rows']:,} training posts, "
-          f"{time.perf_counter() - t0:.1f} s)")
+    write_model(model, a.out, t0)
     return 0
+
+
+def write_model(model: Any, out: Path, t0: float) -> None:
+    """Save a trained model (anything with ``save(path)`` and ``meta``) and say what was written."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    model.save(out)
+    print(f"wrote {out} ({out.stat().st_size:,} bytes, {model.meta['training_rows']:,} training posts, "
+          f"{time.perf_counter() - t0:.1f} s)")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ gives the same bytes. About a minute on one core. Default --out: src/hubbub/enri
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -21,12 +20,11 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train_sentiment import load_training  # noqa: E402
+from train_sentiment import DEFAULT_DATA, load_training, write_model  # noqa: E402
 
 from hubbub.enrich.steps.embed import EmbedStep  # noqa: E402
 from hubbub.enrich.steps.sentiment_embed import MODEL_PATH, EmbeddingSentimentModel  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
 MODEL_VERSION = "1"
 C = 1.0
 
@@ -52,17 +50,13 @@ def build(data_dir: Path, limit: int | None = None) -> EmbeddingSentimentModel:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", type=Path, default=Path(os.environ.get("HUBBUB_SHARED_DATA",
-                                                                    REPO.parent / "shared" / "data")))
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--out", type=Path, default=MODEL_PATH)
     ap.add_argument("--limit", type=int, default=None, help="first N rows of each training file (tests)")
     a = ap.parse_args(argv)
     t0 = time.perf_counter()
     model = build(a.data, a.limit)
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    model.save(a.out)
-    print(f"wrote {a.out} ({a.out.stat().st_size:,} bytes, {model.meta['training_rows']:,} training posts, "
-          f"{time.perf_counter() - t0:.1f} s)")
+    write_model(model, a.out, t0)
     return 0
 
 
