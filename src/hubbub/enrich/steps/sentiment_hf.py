@@ -12,7 +12,8 @@ probabilities are the sums of their labels' softmax probabilities; the label is 
 
 CPU, ``torch.inference_mode``, ``torch.set_num_threads`` from ``OMP_NUM_THREADS`` (default 1: the
 runner runs one process per core). Texts are batched only with texts of the same token length (no
-padding), so a post's result does not depend on the batch it comes in. The step version carries
+padding), in forward passes of always ``batch`` rows (short ones repeat a row), so a post's result does
+not depend on the runner's batch it comes in, to the bit. The step version carries
 the model's fingerprint (sha256 of its config, tokenizer and weight files) and the options that change
 results (``labels``, ``max_length``): another model or mapping redoes the posts.
 """
@@ -123,7 +124,7 @@ class HFSentimentStep(Step):
         lm = self.label_map()
         return {**self.options, "model": str(self.folder), "score": "P(positive) - P(negative)",
                 "labels": {str(cfg.id2label[i]): CLASSES[c] for i, c in enumerate(lm)},
-                "batching": "same token length only (no padding)", "threads": torch_threads()}
+                "batching": "same token length only (no padding), fixed rows per pass", "threads": torch_threads()}
 
     def setup(self, seed: int) -> None:
         if self._model is not None:
@@ -157,9 +158,12 @@ class HFSentimentStep(Step):
                 rows = by_len[length]
                 for start in range(0, len(rows), self.batch):
                     chunk = rows[start:start + self.batch]
-                    inputs = {"input_ids": torch.tensor([ids[i] for i in chunk])}
-                    inputs |= {k: torch.tensor([enc[k][i] for i in chunk]) for k in extra}
-                    p = torch.softmax(self._model(**inputs).logits.float(), dim=-1).numpy()
+                    # Always self.batch rows (the chunk's first text repeated): the same tensor shapes
+                    # whatever the runner's batches hold, so the same kernels and bit-identical results.
+                    padded = chunk + [chunk[0]] * (self.batch - len(chunk))
+                    inputs = {"input_ids": torch.tensor([ids[i] for i in padded])}
+                    inputs |= {k: torch.tensor([enc[k][i] for i in padded]) for k in extra}
+                    p = torch.softmax(self._model(**inputs).logits.float(), dim=-1).numpy()[:len(chunk)]
                     for c in range(len(CLASSES)):
                         out[chunk, c] = p[:, self._label_map == c].sum(axis=1)
         return out
