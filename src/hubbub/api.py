@@ -25,6 +25,7 @@ from hubbub.store.store import Store
 from hubbub.store.workspace import Workspace, default_path, init_workspace, open_workspace
 
 EXPORT_FORMATS = ("csv", "parquet", "jsonl")
+Enrichment = str | Sequence[str] | None  # which enrichment columns: hubbub.enrich.columns.parse_groups
 
 
 class Hubbub:
@@ -81,9 +82,14 @@ class Hubbub:
                       workers=workers)
 
     # -- look -----------------------------------------------------------------------------------
-    def posts(self, dataset: str | None = None) -> Any:
-        """The posts table as an Ibis expression (for notebooks: ``.to_pandas()``, ``.to_polars()``)."""
-        return st.posts_for(self.store.table("posts"), dataset)
+    def posts(self, dataset: str | None = None, enrichment: Enrichment = None) -> Any:
+        """The posts with their enrichment columns (docs/schema.md) as an Ibis expression (for notebooks:
+        ``.to_pandas()``, ``.to_polars()``). ``enrichment``: None or ``"all"`` (every step that ran), ``"none"``,
+        or step names (``"lang,sentiment"`` or a list)."""
+        from hubbub.enrich.columns import parse_groups, with_enrichment
+
+        return with_enrichment(self.store, st.posts_for(self.store.table("posts"), dataset),
+                               parse_groups(enrichment), dataset)
 
     def datasets(self) -> pa.Table:
         s = self.store
@@ -91,7 +97,7 @@ class Hubbub:
 
     def stats(self, dataset: str | None = None, by: Sequence[str] = ("platform", "kind", "lang", "day")
               ) -> dict[str, pa.Table]:
-        posts = self.posts(dataset)
+        posts = st.posts_for(self.store.table("posts"), dataset)
         out = {"overview": self.store.to_arrow(st.overview(posts))}
         for b in by:
             out[b] = self.store.to_arrow(st.counts_by(posts, b))
@@ -106,11 +112,14 @@ class Hubbub:
 
     # -- query --
     def search(self, query: str | None, dataset: str | None = None, sort: str = "time", ascending: bool = False,
-               page: int = 1, limit: int = 20) -> pa.Table:
-        """One page of the posts matching ``query`` (docs/query.md), newest or most engaged first."""
+               page: int = 1, limit: int = 20, enrichment: Enrichment = None) -> pa.Table:
+        """One page of the posts matching ``query`` (docs/query.md), newest or most engaged first, with
+        the enrichment columns (``enrichment`` as in ``posts``)."""
+        from hubbub.enrich.columns import parse_groups
         from hubbub.query.search import search
 
-        return search(self.store, query, dataset, sort=sort, ascending=ascending, page=page, limit=limit)
+        return search(self.store, query, dataset, sort=sort, ascending=ascending, page=page, limit=limit,
+                      enrichment=parse_groups(enrichment))
 
     def count(self, query: str | None, dataset: str | None = None) -> int:
         from hubbub.query.search import count
@@ -178,7 +187,7 @@ class Hubbub:
 
     def _span(self, dataset: str | None) -> tuple[Any, Any] | None:
         """First and last post time of the dataset (or of all posts): the frame of a query's series."""
-        row = self.store.to_arrow(st.overview(self.posts(dataset))).to_pylist()[0]
+        row = self.store.to_arrow(st.overview(st.posts_for(self.store.table("posts"), dataset))).to_pylist()[0]
         return (row["first"], row["last"]) if row["first"] is not None else None
 
     # -- topics --
@@ -207,27 +216,28 @@ class Hubbub:
 
     # -- export ---------------------------------------------------------------------------------
     def export(self, out: str | Path, format: str | None = None, dataset: str | None = None,
-               include_raw: bool = False, query: str | None = None) -> int:
-        """Write posts (those matching ``query`` when given) to CSV, Parquet or JSONL (format from the
-        suffix if not given). Returns rows."""
+               include_raw: bool = False, query: str | None = None, enrichment: Enrichment = None) -> int:
+        """Write posts (those matching ``query`` when given) with their enrichment columns (``enrichment``
+        as in ``posts``) to CSV, Parquet or JSONL (format from the suffix if not given). Returns rows."""
+        from hubbub.enrich.columns import parse_groups, with_enrichment
+
         out = Path(out)
         fmt = (format or out.suffix.lstrip(".")).lower()
         if fmt == "ndjson":
             fmt = "jsonl"
         if fmt not in EXPORT_FORMATS:
             raise ValueError(f"{out}: unknown export format {fmt!r}; choose one of {', '.join(EXPORT_FORMATS)}")
+        groups = parse_groups(enrichment)
         if query is not None:
             from hubbub.query import select
 
-            table = self.store.to_arrow(select(self.store, query, dataset).order_by(["created_at", "platform",
-                                                                                      "post_id"]))
+            posts = select(self.store, query, dataset)
         else:
-            table = self.store.query(
-                "SELECT * FROM posts WHERE (? IS NULL OR dataset = ?) ORDER BY created_at, platform, post_id",
-                [dataset, dataset],
-            )
+            posts = st.posts_for(self.store.table("posts"), dataset)
         if not include_raw:
-            table = table.drop_columns(["raw"])
+            posts = posts.drop("raw")
+        expr = with_enrichment(self.store, posts, groups, dataset).order_by(["created_at", "platform", "post_id"])
+        table = self.store.to_arrow(expr)
         out.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "parquet":
             pq.write_table(table, out, compression="zstd")
@@ -239,6 +249,13 @@ class Hubbub:
                     fh.write(orjson.dumps(row, option=orjson.OPT_NAIVE_UTC) + b"\n")
         return table.num_rows
 
+    def snapshot(self, out: str | Path, enrichment: Enrichment = None) -> Path:
+        """Write posts with their enrichment columns as Parquet partitioned by dataset and UTC day
+        (``<out>/posts/dataset=<name>/day=<YYYY-MM-DD>/*.parquet``, the layout Spark reads)."""
+        from hubbub.enrich.columns import parse_groups, with_enrichment
+
+        groups = parse_groups(enrichment)
+        return self.store.snapshot(Path(out), with_enrichment(self.store, self.store.table("posts"), groups))
 
 def _lists_as_json(table: pa.Table) -> pa.Table:
     cols = []

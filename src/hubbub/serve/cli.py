@@ -50,6 +50,10 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a t
 CsvOpt = Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table.")]
 ChartOpt = Annotated[Path | None, typer.Option("--chart", help="Write a chart (.png or .svg).")]
 DatasetOpt = Annotated[str | None, typer.Option("--dataset", "-d", help="Only this dataset.")]
+EnrichmentOpt = Annotated[str | None, typer.Option(
+    "--enrichment", "-e", metavar="STEPS",
+    help="Enrichment columns: all (default: every step that ran, but the embedding), none, or steps such as "
+         "lang,sentiment,topic (docs/schema.md).", show_default=False)]
 
 
 def _version(value: bool) -> None:
@@ -359,14 +363,15 @@ def export(
     format: Annotated[str | None, typer.Option("--format", "-f", help="csv, parquet or jsonl.")] = None,
     dataset: DatasetOpt = None,
     raw: Annotated[bool, typer.Option("--raw", help="Include the (pseudonymised) raw source record.")] = False,
+    enrichment: EnrichmentOpt = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Export posts (one row per post, account keys only)."""
+    """Export posts with their enrichment columns (one row per post, account keys only)."""
     if format is not None and format not in EXPORT_FORMATS:
         _fail(f"unknown export format {format!r}; choose one of {', '.join(EXPORT_FORMATS)}")
     with _open(workspace) as hb:
         try:
-            n = hb.export(out_path, format=format, dataset=dataset, include_raw=raw)
+            n = hb.export(out_path, format=format, dataset=dataset, include_raw=raw, enrichment=enrichment)
         except ValueError as exc:
             _fail(str(exc))
     if not STATE["quiet"]:
@@ -385,11 +390,13 @@ def formats(as_json: JsonOpt = False) -> None:
 @app.command()
 def snapshot(
     out_dir: Annotated[Path, typer.Argument(metavar="DIR", help="Folder for the Parquet layout.")],
+    enrichment: EnrichmentOpt = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Write posts as Parquet partitioned by dataset and day (the layout other engines such as Spark read)."""
-    with _open(workspace) as hb:
-        p = hb.store.snapshot(out_dir)
+    """Write posts with their enrichment columns as Parquet partitioned by dataset and day (the layout other
+    engines such as Spark read)."""
+    with _open(workspace) as hb, _user_errors():
+        p = hb.snapshot(out_dir, enrichment=enrichment)
     if not STATE["quiet"]:
         err.print(Text(f"wrote {p}"))
 

@@ -130,11 +130,13 @@ class Store:
         return int(after - before)
 
     # -- Parquet layout for other engines ------------------------------------------------------
-    def snapshot(self, out: Path) -> Path:
-        """Write posts as Parquet partitioned by dataset and UTC day (hive layout)."""
+    def snapshot(self, out: Path, posts: Any = None) -> Path:
+        """Write posts (or the rows of the Ibis expression ``posts``, one per post with ``dataset`` and
+        ``created_at``) as Parquet partitioned by dataset and UTC day (hive layout)."""
         out.mkdir(parents=True, exist_ok=True)
+        source = "posts" if posts is None else f"({self.ibis.compile(posts)})"  # SQL that Ibis made from code
         self.con.execute(
-            f"""COPY (SELECT *, strftime(created_at AT TIME ZONE 'UTC', '%Y-%m-%d') AS day FROM posts)
+            f"""COPY (SELECT *, strftime(created_at AT TIME ZONE 'UTC', '%Y-%m-%d') AS day FROM {source})
             TO '{_sql_path(out / "posts")}' (FORMAT PARQUET, PARTITION_BY (dataset, day),
             OVERWRITE_OR_IGNORE true, COMPRESSION zstd)"""
         )
