@@ -9,7 +9,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+import inspect
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,34 @@ EXPORT_FORMATS = ("csv", "parquet", "jsonl")
 Enrichment = str | Sequence[str] | None  # which enrichment columns: hubbub.enrich.columns.parse_groups
 
 
+def _dataset_checked(cls: type) -> type:
+    """Every public method of ``cls`` with a ``dataset`` parameter first checks that the dataset
+    exists (``Store.check_dataset``: an error naming those that do), before it reads, writes or
+    records a run; ``import_files`` creates its dataset and is left as it is."""
+    for name, fn in list(vars(cls).items()):
+        if name.startswith("_") or name in _CREATES_DATASET or not inspect.isfunction(fn):
+            continue
+        sig = inspect.signature(fn)
+        if "dataset" in sig.parameters:
+            setattr(cls, name, _checking(fn, sig))
+    return cls
+
+
+def _checking(fn: Callable[..., Any], sig: inspect.Signature) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def checked(self: Hubbub, *args: Any, **kw: Any) -> Any:
+        dataset = sig.bind(self, *args, **kw).arguments.get("dataset")
+        if dataset is not None:
+            self.store.check_dataset(dataset)
+        return fn(self, *args, **kw)
+
+    return checked
+
+
+_CREATES_DATASET = ("import_files",)
+
+
+@_dataset_checked
 class Hubbub:
     def __init__(self, workspace: str | Path | None = None, create: bool = False, read_only: bool = False):
         path = Path(workspace) if workspace is not None else default_path()

@@ -412,7 +412,7 @@ def quarantine_list(
     """List quarantined records: file, line or offset, format and reason."""
     if ctx.invoked_subcommand is not None:
         return
-    with _open(workspace) as hb:
+    with _open(workspace) as hb, _user_errors():
         _emit(hb.quarantine(dataset, include_resolved=all_), as_json, "quarantine")
 
 
@@ -426,7 +426,7 @@ def quarantine_retry(
 ) -> None:
     """Map quarantined records again (after fixing a mapping); those that now map are imported."""
     source = _mapping_source(mapping) if mapping else None
-    with _open(workspace) as hb:
+    with _open(workspace) as hb, _user_errors():
         r = hb.retry_quarantine(dataset, format=format, source=source)
     d = {"tried": r.tried, "resolved": r.resolved, "still_quarantined": r.still_quarantined,
          "imported": r.imported, "duplicate": r.duplicate}

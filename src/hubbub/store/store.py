@@ -7,6 +7,7 @@ layout that ``Store.snapshot`` writes (``posts/dataset=<name>/day=<YYYY-MM-DD>/*
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +20,11 @@ import pyarrow as pa
 from hubbub.schema import POST_COLUMNS
 from hubbub.store.migrations import migrate
 from hubbub.store.workspace import Workspace
+
+
+class UnknownDataset(ValueError):
+    """A dataset name that is not in the workspace."""
+
 
 _ENGAGEMENT = ("likes", "reposts", "replies", "quotes", "views", "engagement_at")
 
@@ -88,6 +94,20 @@ class Store:
                 f"dataset {name!r} {state}; import into another dataset to change this "
                 "(one dataset never mixes pseudonymised and raw handles)"
             )
+
+    def dataset_names(self) -> list[str]:
+        return [r[0] for r in self.con.execute("SELECT name FROM datasets ORDER BY name").fetchall()]
+
+    def check_dataset(self, name: str) -> None:
+        """UnknownDataset (a ValueError) naming the datasets that exist when ``name`` is not one of them
+        (names are exact: ``Ira`` is not ``ira``)."""
+        names = self.dataset_names()
+        if name in names:
+            return
+        close = [n for n in names if n.casefold() == name.casefold()] or difflib.get_close_matches(name, names, 1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        have = f"its datasets are {', '.join(map(repr, names))}" if names else "it has no datasets yet"
+        raise UnknownDataset(f"no dataset {name!r} in this workspace{hint}; {have}")
 
     def dataset_keeps_handles(self, name: str) -> bool | None:
         rows = self.con.execute("SELECT keep_handles FROM datasets WHERE name = ?", [name]).fetchall()
