@@ -140,7 +140,8 @@ def import_cmd(
     as_json: JsonOpt = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Import posts. Exit status: 0 all imported, 3 some records quarantined, 4 some file unreadable."""
+    """Import posts. Exit status: 0 all imported, 3 some records quarantined, 4 some file unreadable (files
+    in a folder that are not posts are skipped, not failed)."""
     path = _ws(workspace)
     hb = Hubbub(path, create=True)
     source = None
@@ -228,7 +229,7 @@ def _print_summary(s: ImportSummary) -> None:
         t.add_column(c, justify="right", no_wrap=True)
     names = _short_paths([f.path for f in s.files])
     for f, name in zip(s.files, names, strict=True):
-        style = {"failed": "red", "partial": "yellow"}.get(f.status, "")
+        style = {"failed": "red", "partial": "yellow", "not-posts": "dim"}.get(f.status, "")
         t.add_row(Text(name), f.format or "-", Text(f.status, style=style),
                   *[f"{getattr(f, c):,}" for c in nums])
     tot = s.to_dict()["totals"]
