@@ -56,3 +56,52 @@ def test_non_post_files_in_a_folder_are_skipped_not_failed(ira_folder, tmp_path)
         assert r.returncode == 4
     finally:
         (ira_folder / "tweets" / "broken.bin").unlink()
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory) -> Path:
+    """The IRA 2016-10-01 week (2,461 tweets), not yet enriched."""
+    ws = tmp_path_factory.mktemp("study") / "ws"
+    r = hubbub(ws, "import", str(shared(WEEK)), "--dataset", "ira", "--json")
+    assert r.returncode == 0, r.stderr
+    return ws
+
+
+def test_enrich_help_names_the_default_steps_it_runs(ws):
+    from hubbub.enrich.registry import all_steps, default_steps
+
+    help_text = " ".join(hubbub(ws, "enrich", "--help").stdout.replace("│", " ").split())
+    assert "default: all" not in help_text
+    defaults = [s.name for s in default_steps()]
+    assert f"default: {', '.join(defaults)};" in help_text
+    for name in set(all_steps()) - set(defaults):
+        assert name in help_text.split("only when named:")[1]
+    r = hubbub(ws, "enrich", "--dataset", "ira", "--json")
+    assert r.returncode == 0, r.stderr
+    assert sorted(x["step"] for x in orjson.loads(r.stdout)) == sorted(defaults)
+
+
+def test_enrich_progress_shows_total_and_eta(ws, monkeypatch):
+    import io
+    import re
+
+    from rich.console import Console
+    from rich.progress import Progress
+    from typer.testing import CliRunner
+
+    import hubbub.serve.cli as cli
+
+    buf = io.StringIO()
+    monkeypatch.setattr(cli, "err", Console(file=buf, force_terminal=True, width=150, color_system=None))
+    r = CliRunner().invoke(cli.app, ["--workspace", str(ws), "enrich", "--dataset", "ira", "--steps", "sentiment_vader",
+                                     "--batch-size", "500"])
+    assert r.exit_code == 0, (r.stdout, r.exception)
+    shown = buf.getvalue()
+    assert "2,461/2,461 posts" in shown and re.search(r"done in \d:\d\d:\d\d", shown), shown[-500:]
+
+    with Progress(cli._StepColumn(), console=Console(file=io.StringIO())) as p:  # part way: the time left
+        task = p.add_task("lang", total=173_329)
+        p.update(task, completed=0)
+        p.update(task, completed=20_000)
+        text = cli._StepColumn().render(p.tasks[0]).plain
+    assert text.startswith("20,000/173,329 posts") and re.search(r"ETA (\d:\d\d:\d\d|-:--:--)", text)

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import typer
 from rich.console import Console
-from rich.progress import Progress, ProgressColumn, SpinnerColumn, Task, TextColumn
+from rich.progress import BarColumn, Progress, ProgressColumn, SpinnerColumn, Task, TextColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -191,6 +191,26 @@ class _RateColumn(ProgressColumn):
         return Text(f"{int(task.completed):,} records  {rate:,.0f}/s", style="cyan")
 
 
+class _StepColumn(ProgressColumn):
+    """Posts done of the step's total, rate, and the time left (the time taken once done)."""
+
+    def render(self, task: Task) -> Text:
+        done, total = int(task.completed), int(task.total or 0)
+        elapsed = task.finished_time if task.finished else (task.elapsed or 0.0)
+        rate = done / elapsed if elapsed else 0.0
+        if task.finished:
+            when = f"done in {_clock(elapsed)}"
+        else:
+            left = task.time_remaining
+            when = f"ETA {_clock(left)}" if left is not None else "ETA -:--:--"
+        return Text(f"{done:,}/{total:,} posts  {rate:,.0f}/s  {when}", style="cyan")
+
+
+def _clock(seconds: float | None) -> str:
+    s = int(round(seconds or 0))
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
 class _progress:
     """Context manager giving a progress callback (file, records read) or None when quiet."""
 
@@ -257,10 +277,19 @@ def _short_paths(paths: list[str]) -> list[str]:
 
 
 # -- enrich ---------------------------------------------------------------------------------------
+def _steps_help() -> str:
+    """The --steps help, from the registry: which steps run by default and which only when named."""
+    from hubbub.enrich.registry import all_steps, default_steps
+
+    on = [s.name for s in default_steps()]
+    opt_in = sorted(set(all_steps()) - set(on))
+    return f"Comma-separated steps (default: {', '.join(on)}; only when named: {', '.join(opt_in)})."
+
+
 @app.command("enrich")
 def enrich_cmd(
     dataset: DatasetOpt = None,
-    steps: Annotated[str | None, typer.Option("--steps", "-s", help="Comma-separated steps (default: all).")] = None,
+    steps: Annotated[str | None, typer.Option("--steps", "-s", help=_steps_help())] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed for steps that sample.")] = 0,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Posts per committed batch.")] = 5_000,
     option: Annotated[list[str] | None, typer.Option(
@@ -280,7 +309,8 @@ def enrich_cmd(
             if quiet:
                 results = hb.enrich(names, dataset=dataset, seed=seed, batch_size=batch_size, options=options)
             else:
-                with Progress(SpinnerColumn(), TextColumn("{task.description}"), _RateColumn(), console=err) as p:
+                with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), _StepColumn(),
+                              console=err) as p:
                     tasks: dict[str, Any] = {}
 
                     def prog(step: str, done: int, total: int) -> None:
