@@ -60,11 +60,21 @@ def test_non_post_files_in_a_folder_are_skipped_not_failed(ira_folder, tmp_path)
 
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory) -> Path:
-    """The IRA 2016-10-01 week (2,461 tweets), not yet enriched."""
+    """The IRA 2016-10-01 week (2,461 tweets) with the default enrichment."""
     ws = tmp_path_factory.mktemp("study") / "ws"
     r = hubbub(ws, "import", str(shared(WEEK)), "--dataset", "ira", "--json")
     assert r.returncode == 0, r.stderr
+    r = hubbub(ws, "enrich", "--json")
+    assert r.returncode == 0, r.stderr
     return ws
+
+
+def sql(ws: Path, query: str) -> list[dict]:
+    """An independent answer in test-authored SQL."""
+    from hubbub.api import Hubbub
+
+    with Hubbub(ws, read_only=True) as hb:
+        return hb.store.query(query).to_pylist()
 
 
 def test_enrich_help_names_the_default_steps_it_runs(ws):
@@ -105,3 +115,50 @@ def test_enrich_progress_shows_total_and_eta(ws, monkeypatch):
         p.update(task, completed=20_000)
         text = cli._StepColumn().render(p.tasks[0]).plain
     assert text.startswith("20,000/173,329 posts") and re.search(r"ETA (\d:\d\d:\d\d|-:--:--)", text)
+
+
+def test_stats_and_trends_name_detected_and_declared_language(ws):
+    detected = {r["k"]: r["n"] for r in sql(ws, """SELECT coalesce(l.lang, p.lang_declared, '(none)') AS k,
+        count(*) AS n FROM posts p LEFT JOIN enrich_lang l USING (platform, post_id) GROUP BY 1""")}
+    declared = {r["k"]: r["n"] for r in sql(ws, "SELECT coalesce(lang_declared, '(none)') AS k, count(*) AS n "
+                                                "FROM posts GROUP BY 1")}
+    assert detected != declared  # the IRA set: 'uk' declared for Russian text, 'und' detected for link-only posts
+    r = hubbub(ws, "stats", "--json")
+    assert r.returncode == 0, r.stderr
+    st = orjson.loads(r.stdout)
+    assert {x["lang"]: x["posts"] for x in st["lang"]} == detected
+    assert {x["lang_declared"]: x["posts"] for x in st["lang_declared"]} == declared
+    table = hubbub(ws, "stats", "--by", "lang", "--by", "lang_declared").stdout
+    assert "lang (detected)" in table and "lang_declared (by the platform)" in table
+
+    # trends --by lang counts the same detected language as stats --by lang and `lang:`
+    tr = orjson.loads(hubbub(ws, "trends", "", "--by", "lang", "--top", "50", "--json").stdout)
+    by_lang: dict[str, int] = {}
+    for x in tr:
+        by_lang[x["key"]] = by_lang.get(x["key"], 0) + x["count"]
+    assert by_lang == detected
+    ru = orjson.loads(hubbub(ws, "search", "lang:ru", "--count", "--json").stdout)["posts"]
+    assert ru == detected["ru"]
+    tr = orjson.loads(hubbub(ws, "trends", "", "--by", "lang_declared", "--top", "50", "--json").stdout)
+    by_decl: dict[str, int] = {}
+    for x in tr:
+        by_decl[x["key"]] = by_decl.get(x["key"], 0) + x["count"]
+    assert by_decl == declared
+
+
+def test_other_rows_say_what_they_count(ws):
+    tr = orjson.loads(hubbub(ws, "trends", "", "--by", "lang", "--top", "2", "--json").stdout)
+    keys = {x["key"] for x in tr}
+    assert "(other posts)" in keys and "(other)" not in keys
+    for bucket in {x["bucket"] for x in tr}:  # posts: the rows of a bucket add up to its posts
+        rows = [x for x in tr if x["bucket"] == bucket]
+        assert sum(x["count"] for x in rows) == rows[0]["total"]
+
+    tr = orjson.loads(hubbub(ws, "trends", "", "--by", "hashtag", "--top", "3", "--json").stdout)
+    keys = {x["key"] for x in tr}
+    assert "(other occurrences)" in keys and "(other posts)" not in keys
+    top = {k for k in keys if not k.startswith("(")}
+    occurrences = sql(ws, """SELECT count(*) AS n FROM (SELECT DISTINCT post_id, lower(h) AS h
+        FROM (SELECT post_id, unnest(hashtags) AS h FROM posts))""")[0]["n"]
+    other = sum(x["count"] for x in tr if x["key"] == "(other occurrences)")
+    assert other == occurrences - sum(x["count"] for x in tr if x["key"] in top)

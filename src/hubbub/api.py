@@ -125,9 +125,15 @@ class Hubbub:
         s = self.store
         return s.to_arrow(st.datasets(s.table("posts"), s.table("datasets"), s.table("files")))
 
-    def stats(self, dataset: str | None = None, by: Sequence[str] = ("platform", "kind", "lang", "day")
-              ) -> dict[str, pa.Table]:
+    def stats(self, dataset: str | None = None,
+              by: Sequence[str] = ("platform", "kind", "lang", "lang_declared", "day")) -> dict[str, pa.Table]:
+        """Overview and post counts per breakdown: ``lang`` is the detected language (the ``lang`` step's,
+        else the declared one, as ``lang:`` counts), ``lang_declared`` the platform's."""
+        from hubbub.query.select import frame
+
         posts = st.posts_for(self.store.table("posts"), dataset)
+        if "lang" in by:
+            posts = frame(self.store, None, dataset, extra={"lang"})
         out = {"overview": self.store.to_arrow(st.overview(posts))}
         for b in by:
             out[b] = self.store.to_arrow(st.counts_by(posts, b))

@@ -369,15 +369,18 @@ def datasets(as_json: JsonOpt = False, workspace: WorkspaceOpt = None) -> None:
 @app.command()
 def stats(
     dataset: DatasetOpt = None,
-    by: Annotated[list[str] | None, typer.Option("--by", help="platform, kind, lang, day, dataset (repeatable).")
+    by: Annotated[list[str] | None, typer.Option(
+        "--by", help="platform, kind, lang (detected), lang_declared (by the platform), day, dataset (repeatable).")
                   ] = None,
     as_json: JsonOpt = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Post counts by platform, kind, declared language and day."""
+    """Post counts by platform, kind, detected and declared language, and day."""
+    from hubbub.analyze.stats import TITLES
+
     with _open(workspace) as hb:
         try:
-            tables = hb.stats(dataset, by=by or ("platform", "kind", "lang", "day"))
+            tables = hb.stats(dataset, by=by or ("platform", "kind", "lang", "lang_declared", "day"))
         except ValueError as exc:
             _fail(str(exc))
     if as_json:
@@ -385,7 +388,7 @@ def stats(
                                       option=orjson.OPT_INDENT_2 | orjson.OPT_NAIVE_UTC).decode() + "\n")
         return
     for name, table in tables.items():
-        _emit(table, False, name)
+        _emit(table, False, TITLES.get(name, name))
 
 
 @app.command()
@@ -478,7 +481,8 @@ def _emit(table: pa.Table, as_json: bool, title: str) -> None:
         sys.stdout.write(orjson.dumps(table.to_pylist(), option=orjson.OPT_INDENT_2 | orjson.OPT_NAIVE_UTC,
                                       default=str).decode() + "\n")
         return
-    t = Table(title=None if STATE["quiet"] else title, title_justify="left")
+    title_ = None if STATE["quiet"] else title
+    t = Table(title=title_, title_justify="left", min_width=len(title_) if title_ and len(title_) < 60 else None)
     for name in table.column_names:
         numeric = pa.types.is_integer(table[name].type) or pa.types.is_floating(table[name].type)
         t.add_column(name, justify="right" if numeric else "left", overflow="fold")

@@ -91,9 +91,10 @@ def search_cmd(
 def trends_cmd(
     query: Annotated[str, typer.Argument(metavar="QUERY", help="A query (docs/query.md); '' for every post.")] = "",
     interval: Annotated[str, typer.Option("--interval", help="hour, day or week (UTC).")] = "day",
-    by: Annotated[str | None, typer.Option("--by", help="platform, lang, topic, sentiment, hashtag, domain, "
-                                           "cluster, kind or dataset.")] = None,
-    top: Annotated[int, typer.Option("--top", help="Values of --by kept; the rest are '(other)'.")] = 10,
+    by: Annotated[str | None, typer.Option("--by", help="platform, lang (detected), lang_declared (by the platform), "
+                                           "topic, sentiment, hashtag, domain, cluster, kind or dataset.")] = None,
+    top: Annotated[int, typer.Option("--top", help="Values of --by kept; the rest are '(other posts)', or '(other "
+                                     "occurrences)' for hashtag and domain.")] = 10,
     dataset: DatasetOpt = None,
     chart: ChartOpt = None,
     as_json: JsonOpt = False,
