@@ -162,3 +162,30 @@ def test_other_rows_say_what_they_count(ws):
         FROM (SELECT post_id, unnest(hashtags) AS h FROM posts))""")[0]["n"]
     other = sum(x["count"] for x in tr if x["key"] == "(other occurrences)")
     assert other == occurrences - sum(x["count"] for x in tr if x["key"] in top)
+
+
+def test_runs_lists_enrichment_and_analysis_runs(ws):
+    assert hubbub(ws, "trends", "trump", "--dataset", "ira", "--json").returncode == 0
+    r = hubbub(ws, "runs", "--json")
+    assert r.returncode == 0, r.stderr
+    runs = orjson.loads(r.stdout)
+    stored = sql(ws, "SELECT run_id, kind FROM runs")
+    assert {x["run_id"] for x in runs} == {x["run_id"] for x in stored} and len(runs) == len(stored)
+    assert [x["started_at"] for x in runs] == sorted((x["started_at"] for x in runs), reverse=True)
+    kinds = {x["kind"] for x in runs}
+    assert {"enrich:lang", "enrich:sentiment", "enrich:keyphrases", "enrich:neardup", "analysis:trends"} <= kinds
+    trends = next(x for x in runs if x["kind"] == "analysis:trends")
+    assert (trends["dataset"], trends["query"], trends["params"]["interval"]) == ("ira", "trump", "day")
+    assert trends["counts"]["rows"] > 0
+    lang = next(x for x in runs if x["kind"] == "enrich:lang" and x["counts"]["done"])
+    assert lang["params"]["version"] and lang["counts"]["done"] == 2461 and lang["seconds"] >= 0
+
+    only = orjson.loads(hubbub(ws, "runs", "--kind", "enrich", "--json").stdout)
+    assert only and {x["kind"].split(":")[0] for x in only} == {"enrich"}
+    assert {x["kind"] for x in orjson.loads(hubbub(ws, "runs", "-k", "trends", "--json").stdout)} == {"analysis:trends"}
+    assert {x["dataset"] for x in orjson.loads(hubbub(ws, "runs", "-d", "ira", "--json").stdout)} == {"ira"}
+    assert len(orjson.loads(hubbub(ws, "runs", "--limit", "2", "--json").stdout)) == 2
+    table = hubbub(ws, "runs")
+    assert table.returncode == 0 and "analysis:trends" in table.stdout and "enrich:lang" in table.stdout
+    bad = hubbub(ws, "runs", "-d", "iraa")
+    assert bad.returncode == 2 and "did you mean 'ira'" in bad.stderr

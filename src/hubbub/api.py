@@ -139,6 +139,12 @@ class Hubbub:
             out[b] = self.store.to_arrow(st.counts_by(posts, b))
         return out
 
+    def runs(self, kind: str | None = None, dataset: str | None = None, limit: int = 50) -> pa.Table:
+        """Recorded enrichment and analysis runs, newest first (``hubbub.analyze.runlog.list_runs``)."""
+        from hubbub.analyze.runlog import list_runs
+
+        return list_runs(self.store, kind, dataset, limit)
+
     def quarantine(self, dataset: str | None = None, include_resolved: bool = False) -> pa.Table:
         return self.store.query(
             """SELECT dataset, source_file, locator, format, reason, resolved FROM quarantine

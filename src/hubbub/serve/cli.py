@@ -392,6 +392,45 @@ def stats(
 
 
 @app.command()
+def runs(
+    kind: Annotated[str | None, typer.Option("--kind", "-k", help="Only this kind: enrich, analysis, a step or "
+                                             "an analysis (lang, trends, spikes, ...), or a whole kind.")] = None,
+    dataset: DatasetOpt = None,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many, newest first.")] = 50,
+    as_json: JsonOpt = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Recorded enrichment and analysis runs (provenance): kind, time, dataset, query, parameters, counts."""
+    with _open(workspace, read_only=True) as hb, _user_errors():
+        table = hb.runs(kind, dataset, limit)
+    if as_json:
+        rows = [{**r, "params": orjson.loads(r["params"]) if r["params"] else None,
+                 "counts": orjson.loads(r["counts"]) if r["counts"] else None} for r in table.to_pylist()]
+        sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2 | orjson.OPT_NAIVE_UTC).decode() + "\n")
+        return
+    started = [None if t is None else t.strftime("%Y-%m-%d %H:%M:%SZ") for t in table["started_at"].to_pylist()]
+    _emit(pa.table({"started (UTC)": pa.array(started, pa.string()), "kind": table["kind"],
+                    "dataset": table["dataset"], "query": table["query"], "seconds": table["seconds"],
+                    "params": [_brief(p, _OWN_COLUMN) for p in table["params"].to_pylist()],
+                    "counts": [_brief(c) for c in table["counts"].to_pylist()], "run_id": table["run_id"]}),
+          False, "runs (newest first; --json for every parameter)")
+
+
+_OWN_COLUMN = ("dataset", "query", "selection", "model", "step", "analysis")  # shown elsewhere, or long
+
+
+def _brief(doc: str | None, drop: tuple[str, ...] = ()) -> str | None:
+    """A run's JSON for the table: compact, without ``drop``, cut short."""
+    if not doc:
+        return None
+    d = orjson.loads(doc)
+    if isinstance(d, dict):
+        d = {k: v for k, v in d.items() if k not in drop}
+    text = orjson.dumps(d).decode()
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
+@app.command()
 def export(
     out_path: Annotated[Path, typer.Argument(metavar="OUT", help="Output file: .csv, .parquet or .jsonl.")],
     format: Annotated[str | None, typer.Option("--format", "-f", help="csv, parquet or jsonl.")] = None,
