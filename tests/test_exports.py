@@ -215,3 +215,11 @@ def test_docs_name_every_column():
         for n in g.names():
             assert f"`{n}`" in schema, n
     assert "--enrichment" in readme and "docs/schema.md" in readme
+
+
+def test_every_enrichment_step_reaches_exports():
+    from hubbub.enrich.registry import all_steps
+
+    assert set(all_steps()) == {g.step for g in GROUPS}  # a new step adds its group in hubbub.enrich.columns
+    for g in GROUPS:
+        assert set(g.types()) == set(g.names())  # every column has a type (from the step's schema)
