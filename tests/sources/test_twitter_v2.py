@@ -214,3 +214,36 @@ def test_flattened_retweets_carry_the_whole_text(do_import):
                 assert imp.post(t["id"])["text"] == f"RT @{r['author']['username']}: {full}"
                 n += 1
     assert n == 47  # 39 of them cut in the file
+
+
+def test_twitter_language_codes_are_iso_639_or_undetermined(do_import, tmp_path):
+    """Issue 9.8: X writes ``in`` for Indonesian and ``und``/``qst``/... for no language. The same
+    mapping applies to API v2, v1.1 and a CSV of the same tweets."""
+    import csv
+
+    from hubbub.sources.tabular import mapped_source
+
+    files = [V2 / "2sets.jsonl", V2 / "kpop.jsonl", V2 / "edited.jsonl", V2 / "withheld.jsonl",
+             FORMATS / "twitter-api-tweepy-cassettes" / "v1.1" / "usertimeline.json"]
+    declared: dict[str, str] = {}
+    for p in files[:4]:
+        declared.update({t["id"]: t["lang"] for t in _tweets_in(p) if "lang" in t})
+    assert {"in", "und", "qst"} <= set(declared.values())
+    imp = do_import(*files)
+    stored = {r["post_id"]: r["lang_declared"] for r in imp.posts("platform = 'twitter'")}
+    for tid, lang in declared.items():
+        want = {"in": "id"}.get(lang, None if lang in ("und", "qst", "zxx", "qme", "qht", "qam") else lang)
+        assert stored[tid] == want, (tid, lang)
+    assert not {"in", "und", "qst", "zxx"} & set(stored.values())
+    assert "id" in stored.values()
+
+    with (tmp_path / "tweets.csv").open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", "created_at", "text", "lang"])
+        for t in _tweets_in(V2 / "2sets.jsonl"):
+            w.writerow([t["id"], t["created_at"], t["text"], t.get("lang", "")])
+    src = mapped_source({"format": "csv", "platform": "twitter", "post_id": "id", "created_at": "created_at",
+                         "text": "text", "lang_declared": "lang"})
+    csv_imp = do_import(tmp_path / "tweets.csv", dataset="csv", source=src)
+    rows = csv_imp.posts("dataset = 'csv'")
+    assert {r["lang_declared"] for r in rows} == {stored[r["post_id"]] for r in rows}

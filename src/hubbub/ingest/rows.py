@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
+from hubbub.langcodes import declared_lang
 from hubbub.privacy import (
     MENTION_RE,
     REDDIT_USER_RE,
@@ -134,7 +135,7 @@ class RowBuilder:
         c["author_key"].append(author_key)
         c["author_handle"].append(handle.lstrip("@") if (self.keep_handles and handle) else None)
         c["text"].append(text)
-        c["lang_declared"].append(d.get("lang_declared") or None)
+        c["lang_declared"].append(declared_lang(d.get("lang_declared")))
         c["kind"].append(kind)
         c["parent_id"].append(ids[1])
         c["conversation_id"].append(ids[2])

@@ -16,7 +16,6 @@ from typing import Any
 from hubbub.sources.base import Bad, Draft, MappingError, Source, head_json_keys, parse_time, to_int, unescape
 from hubbub.sources.twitter_text import retweet_text
 
-_NO_LANG = (None, "", "und", "qme", "zxx")
 _V11_URL = re.compile(r"api\.twitter\.com/1\.1/|api\.x\.com/1\.1/")
 
 Account = tuple[Any, Any, Any]
@@ -98,7 +97,6 @@ def _status(st: dict[str, Any], loc: str) -> Draft:
     # a retweet of a quote carries the quoted id of the tweet it retweets: not its own quote
     quoted = None if rt else _id(st, "quoted_status_id") or _id(st.get("quoted_status") or {}, "id")
     kind = "repost" if rt else "reply" if reply_to else "quote" if quoted else "post"
-    lang = st.get("lang")
     accounts: list[Account] = []
     _accounts_in(st, accounts, top=True)
     return {
@@ -108,7 +106,7 @@ def _status(st: dict[str, Any], loc: str) -> Draft:
         "author_handle": user.get("screen_name"),
         "author_name": user.get("name"),
         "text": text,
-        "lang_declared": None if lang in _NO_LANG else lang,
+        "lang_declared": st.get("lang"),  # mapped to ISO 639 by the pipeline (langcodes)
         "kind": kind,
         "parent_id": reply_to,
         "conversation_id": None,  # v1.1 does not give it

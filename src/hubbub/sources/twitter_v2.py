@@ -188,7 +188,7 @@ def _common(t: dict[str, Any], collected: Any, loc: str) -> Draft:
         "created_at": _created(t),
         "author_id": t.get("author_id"),
         "text": _text(t),
-        "lang_declared": t.get("lang") if t.get("lang") not in (None, "und", "qme", "zxx") else None,
+        "lang_declared": t.get("lang"),  # mapped to ISO 639 by the pipeline (langcodes)
         "conversation_id": t.get("conversation_id"),
         "urls": urls,
         "hashtags": hashtags,

@@ -19,6 +19,8 @@ import unicodedata
 from functools import cache
 from typing import Any
 
+from hubbub.langcodes import DEPRECATED
+
 _URL = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
 _MENTION = re.compile(r"(?<!\w)@[\w.\-]+(?:@[\w.\-]+)?")
 _WORD = re.compile(r"[^\W\d_](?:[\w'’\-]*[^\W_])?")
@@ -29,7 +31,7 @@ _NUMBERISH = re.compile(r"^[\W\d_]+$")
 _JA_KEEP = {"名詞", "動詞", "形容詞", "形状詞"}
 _JA_DROP2 = {"数詞", "非自立可能"}
 _NOISE = frozenset({"rt", "amp", "via", "https", "http", "www"})  # retweet marks, escaped '&', link debris
-_ALIASES = {"zh-cn": "zh", "zh-tw": "zh", "iw": "he", "nb": "no", "nn": "no", "gr": "el"}
+_ALIASES = {**DEPRECATED, "zh-cn": "zh", "zh-tw": "zh", "nb": "no", "nn": "no", "gr": "el"}
 
 
 def base_lang(lang: str | None) -> str | None:
