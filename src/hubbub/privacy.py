@@ -47,13 +47,22 @@ class Pseudonymiser:
         return k
 
 
-# Handles may hold dots and dashes inside (Bluesky handles are domain names; Mastodon adds
-# "@instance"), never at the end: "@name." at the end of a sentence is "name".
-# The literal "@" comes first so the regex engine can skip ahead to it; the lookbehind then checks
-# the character before it (no letter, digit, "_", "@" or "/": not an e-mail address or a path).
-MENTION_RE = re.compile(
-    r"@(?<![\w@/]@)([A-Za-z0-9_](?:[A-Za-z0-9_.\-]{0,252}[A-Za-z0-9_])?(?:@[A-Za-z0-9_.\-]*[A-Za-z0-9_])?)"
+# THE mention pattern: every module that finds, strips or keys @mentions uses it (text scrubbing,
+# raw-record scrubbing, mention lists of sources without entities, tokens, keyphrases, entities,
+# language id, near-duplicates). It finds a mention wherever the platform would link one
+# (twitter-text's rule): after anything but an ASCII letter, digit or "_" (so after a space, a
+# newline, punctuation, another "@" as in "@@name", or a non-ASCII letter as in "#Оборона@name"),
+# or right after a lone "RT" ("RT@name"); never inside an e-mail address ("bob@example.com") or a
+# path ("/@name", a profile link, which ``handles_in_links`` handles). The handle is ASCII letters,
+# digits and "_", with dots and dashes inside (Bluesky handles are domain names; Mastodon adds
+# "@instance"), never at the end ("@name." ends a sentence); a non-ASCII letter ends it
+# ("@name713Мне" is "name713"). The literal "@" comes first so the regex engine can skip ahead to
+# it; the lookbehinds then check the characters before it.
+MENTION_PATTERN = (
+    r"@(?:(?<![A-Za-z0-9_/]@)|(?<=(?<![A-Za-z0-9_])[Rr][Tt]@))"
+    r"([A-Za-z0-9_](?:[A-Za-z0-9_.\-]{0,252}[A-Za-z0-9_])?(?:@[A-Za-z0-9_.\-]*[A-Za-z0-9_])?)"
 )
+MENTION_RE = re.compile(MENTION_PATTERN)
 
 
 # Reddit names users as u/name or /u/name.
