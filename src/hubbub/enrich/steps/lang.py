@@ -45,6 +45,7 @@ import numpy as np
 import pyarrow as pa
 
 from hubbub.enrich.base import Step
+from hubbub.privacy import MENTION_PATTERN, MENTION_RE
 
 MIN_LETTERS = 4
 MODEL_PATH = Path(__file__).resolve().parents[1] / "models" / "langid_latin.hblid"
@@ -55,8 +56,7 @@ DECISION_DEFAULTS: dict[str, float] = {"hi_margin": 10.0, "hi_guard": 0.8, "hi_m
                                        "keep_outside": 0.5, "topk": 3, "temperature": 10.0}
 
 _URL = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
-_MENTION = re.compile(r"(?<!\w)@[\w.\-]+(?:@[\w.\-]+)?")
-_RT = re.compile(r"^\s*RT\b\s*(?:@[\w.\-]+\s*)?:?\s*", re.IGNORECASE)
+_RT = re.compile(r"^\s*RT\b\s*(?:" + MENTION_PATTERN + r"\s*)?:?\s*", re.IGNORECASE)
 _SPACE = re.compile(r"\s+")
 _REPEAT = re.compile(r"(.)\1{2,}")
 _DIGITS = re.compile(r"\d+")
@@ -76,7 +76,7 @@ def clean(text: str | None) -> str:
         return ""
     t = _RT.sub("", text)
     t = _URL.sub(" ", t)
-    t = _MENTION.sub(" ", t)
+    t = MENTION_RE.sub(" ", t)
     t = "".join(c if (c.isalnum() or c.isspace() or unicodedata.category(c)[0] in "PM") else " "
                 for c in t.replace("#", " ").replace("＃", " "))
     return _SPACE.sub(" ", t).strip()

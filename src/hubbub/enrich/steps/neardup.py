@@ -38,6 +38,7 @@ import numpy as np
 import pyarrow as pa
 
 from hubbub.enrich.base import Step
+from hubbub.privacy import MENTION_PATTERN
 
 SHINGLE = 5  # characters per shingle
 NUM_PERM = 128
@@ -47,7 +48,7 @@ MIN_CHARS = 20  # normalised characters needed for a signature
 NORM_VERSION = 1
 _CHUNK = 8192  # shingles per block of the (permutations x shingles) matrix
 
-_LINK_OR_MENTION = re.compile(r"(?:https?://|www\.)\S+|(?<!\w)@[\w.\-]+(?:@[\w.\-]+)?")
+_LINK_OR_MENTION = re.compile(r"(?:https?://|www\.)\S+|" + MENTION_PATTERN)
 _RT = re.compile(r"^\s*rt\b\s*:?\s*")
 _ZEROS = re.compile(r"00+")
 
