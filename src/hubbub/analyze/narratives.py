@@ -6,7 +6,7 @@ and every other selected post on its own. A unit's vector is the L2-normalised m
 
 Two units are linked when their cosine similarity is at least ``threshold`` *and* each is among the
 other's ``mutual_k`` most similar units (mutual nearest neighbours keep one generic unit from
-chaining unrelated ones together). Narratives are the connected components (union-find) of two or
+chaining unrelated ones together). Narratives are the connected components of two or
 more units; with ``cross_only`` only those spanning more than one language or platform are kept.
 
 Calibration of the default threshold (0.5), measured on 150 English and 150 Russian original IRA
