@@ -30,8 +30,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from hubbub.analyze.neardup import components
 from hubbub.analyze.runlog import record_run
+from hubbub.enrich.clusters import components
 from hubbub.store.store import Store
 
 TEXT_CHARS = 200
@@ -105,7 +105,7 @@ def _unit_of(store: Store, table: pa.Table) -> np.ndarray:
     keys = [f"{p}:{i}" for p, i in zip(table["platform"].to_pylist(), table["post_id"].to_pylist(), strict=True)]
     cluster: dict[str, str] = {}
     if store.has_table("enrich_neardup"):
-        from hubbub.analyze.neardup import neardup_clusters
+        from hubbub.enrich.clusters import neardup_clusters
 
         c = neardup_clusters(store)
         cluster = {f"{p}:{i}": cid for p, i, cid in zip(c["platform"].to_pylist(), c["post_id"].to_pylist(),

@@ -346,7 +346,7 @@ def _spike_rows(groups: list[tuple[int, int]], y: np.ndarray, mu: np.ndarray, q:
 def _cluster_table(store: Store) -> pa.Table | None:
     if not store.has_table("enrich_neardup"):
         return None
-    from hubbub.analyze.neardup import neardup_clusters
+    from hubbub.enrich.clusters import neardup_clusters
     from hubbub.enrich.steps.neardup import MIN_CHARS
 
     return neardup_clusters(store, min_chars=MIN_CHARS).select(["platform", "post_id", "cluster_id"])

@@ -1,5 +1,5 @@
 """Near-duplicate keys: a normalised-text hash (exact duplicates) and MinHash + LSH band keys
-(near duplicates: copypasta, templated posts), for ``hubbub.analyze.neardup`` to cluster.
+(near duplicates: copypasta, templated posts), for ``hubbub.enrich.clusters`` to cluster.
 
 Normalisation (``normalise``), the same for every script: NFKC, casefold, the ``RT`` prefix,
 links, @mentions (stored as ``@acct_...``), ``#`` signs, punctuation, symbols and emoji removed,

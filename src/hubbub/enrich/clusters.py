@@ -1,4 +1,5 @@
-"""Near-duplicate clusters (copypasta, templated posts) from the keys of the ``neardup`` step.
+"""Near-duplicate clusters (copypasta, templated posts) from the keys of the ``neardup`` step (derived
+enrichment: exports, queries and analyses read them, so they sit in the enrich layer).
 
 ``neardup_clusters`` links two posts when
 - their normalised texts are identical (same ``nd_text_hash``), or
