@@ -102,7 +102,7 @@ def test_export_parquet_reads_back_with_polars(ws, tmp_path):
 
 
 def test_neardup_group_is_the_cluster_of_the_analysis(ws, tmp_path):
-    from hubbub.analyze.neardup import neardup_clusters
+    from hubbub.enrich.clusters import neardup_clusters
 
     out = tmp_path / "x.parquet"
     assert hubbub(ws, "export", str(out), "-d", "ira", "--enrichment", "neardup").returncode == 0

@@ -118,7 +118,7 @@ def test_domain_cluster_and_sentiment_breakdowns(hb: Hubbub, rows: list[dict]):
     assert as_dict(s) == python_series(rows, lambda r: sorted(set(r["domains"] or [])) or ["(none)"], "day")
     s = timeseries(hb.store, "lang:en", "day", "sentiment", top=1000)
     assert as_dict(s) == python_series([r for r in rows if r["lang"] == "en"], lambda r: [r["sentiment"]], "day")
-    from hubbub.analyze.neardup import neardup_clusters
+    from hubbub.enrich.clusters import neardup_clusters
 
     cl = {r["post_id"]: r["cluster_id"] for r in neardup_clusters(hb.store).to_pylist()}
     assert cl

@@ -52,7 +52,7 @@ def _keyed(store: Store, t: Any, by: str | None, dataset: str | None) -> Any:
         none = k.filter(k.vals.isnull() | (k.vals.length() == 0)).select("ts", key=ibis.literal(NONE))
         return un.union(none, distinct=False)
     if by == "cluster":
-        from hubbub.analyze.neardup import neardup_clusters
+        from hubbub.enrich.clusters import neardup_clusters
 
         cl = ibis.memtable(neardup_clusters(store, dataset=dataset).select(["platform", "post_id", "cluster_id"])
                            .rename_columns(["_cp", "_cid", "cluster_id"]))

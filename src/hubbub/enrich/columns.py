@@ -13,7 +13,7 @@ Which groups: ``None`` (the default, ``--enrichment all``) is every step that ha
 columns, so a script can rely on the schema); ``"none"`` gives the posts columns alone.
 
 Two groups are computed rather than read: ``topic_label`` from the ``topics`` table of the model
-that assigned the topic, and ``neardup_group``/``neardup_size`` from ``analyze.neardup`` (the
+that assigned the topic, and ``neardup_group``/``neardup_size`` from ``enrich.clusters`` (the
 clusters of ``hubbub`` defaults over the dataset exported, or every dataset when none is given).
 Table and column names here come from this code only; no user text becomes SQL.
 """
@@ -170,7 +170,7 @@ def _topic_label(store: Store, right: Any) -> Any:
 
 def _neardup(store: Store, e: Any, dataset: str | None) -> Any:
     """Cluster and size of each post with near-duplicate keys (a post alone: itself, size 1)."""
-    from hubbub.analyze.neardup import neardup_clusters
+    from hubbub.enrich.clusters import neardup_clusters
 
     clusters = neardup_clusters(store, dataset=dataset).select(["platform", "post_id", "cluster_id",
                                                                 "cluster_size"])

@@ -12,7 +12,7 @@ import typer
 from rich.text import Text
 
 from hubbub.api import EXPORT_FORMATS
-from hubbub.serve.cli import (
+from hubbub.serve.cli.common import (
     STATE,
     ChartOpt,
     CsvOpt,

@@ -541,20 +541,3 @@ def _fmt(v: Any) -> str:
     if hasattr(v, "isoformat"):
         return v.isoformat().replace("+00:00", "Z")
     return str(v)
-
-
-from hubbub.serve import cli_analyze as _cli_analyze  # noqa: E402,F401
-from hubbub.serve import cli_coord as _cli_coord  # noqa: E402,F401
-from hubbub.serve import cli_query as _cli_query  # noqa: E402,F401
-from hubbub.serve import cli_topics as _cli_topics  # noqa: E402,F401
-
-
-def main() -> None:
-    app()
-
-
-if __name__ == "__main__":
-    # `python -m`: run the app of the imported module, the one the cli_* modules register their verbs on
-    from hubbub.serve.cli import main as _main
-
-    _main()
