@@ -99,7 +99,7 @@ def test_enrich_progress_shows_total_and_eta(ws, monkeypatch):
     from rich.progress import Progress
     from typer.testing import CliRunner
 
-    import hubbub.serve.cli as cli
+    import hubbub.serve.cli.common as cli
 
     buf = io.StringIO()
     monkeypatch.setattr(cli, "err", Console(file=buf, force_terminal=True, width=150, color_system=None))
