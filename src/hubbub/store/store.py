@@ -17,13 +17,14 @@ import duckdb
 import ibis
 import pyarrow as pa
 
+from hubbub.errors import UnknownName
 from hubbub.schema import POST_COLUMNS
 from hubbub.store.migrations import migrate
 from hubbub.store.workspace import Workspace
 
 
-class UnknownDataset(ValueError):
-    """A dataset name that is not in the workspace."""
+class UnknownDataset(UnknownName, ValueError):
+    """A dataset name that is not in the workspace (a user error; also a ValueError for older callers)."""
 
 
 _ENGAGEMENT = ("likes", "reposts", "replies", "quotes", "views", "engagement_at")
