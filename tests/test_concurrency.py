@@ -62,3 +62,24 @@ def test_sixteen_threads_get_the_serial_results(hb: Hubbub) -> None:
         results = list(pool.map(run, work))
     for i, got in zip(work, results, strict=True):
         assert got == serial[i], f"{CALLS[i][0]}{CALLS[i][1]} differs when run in parallel"
+
+
+def _fingerprint(hb: Hubbub) -> dict[str, tuple[int, str]]:
+    """Row count and a content checksum of every table of the store."""
+    out = {}
+    tables = "SELECT table_name FROM duckdb_tables() WHERE NOT temporary AND schema_name = 'main' ORDER BY 1"
+    for (name,) in hb.store.con.execute(tables).fetchall():
+        n = hb.store.query(f'SELECT count(*) AS n FROM "{name}"')["n"][0].as_py()  # names from the catalog
+        h = hb.store.query(f'SELECT bit_xor(hash(t)) AS h FROM "{name}" t')["h"][0].as_py()
+        out[name] = (n, str(h))
+    return out
+
+
+def test_reads_leave_every_table_unchanged(hb: Hubbub) -> None:
+    before = _fingerprint(hb)
+    for name, a, kw in CALLS:
+        getattr(hb, name)(*a, **kw)
+    hb.stats()
+    hb.datasets()
+    hb.validate_query("a AND b")
+    assert _fingerprint(hb) == before

@@ -30,15 +30,29 @@ class UnknownDataset(ValueError):
 _ENGAGEMENT = ("likes", "reposts", "replies", "quotes", "views", "engagement_at")
 
 
+def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """A connection to the store file. DuckDB opens a file once per process: when this process has it
+    open for writing already (a notebook holding a ``Hubbub`` while it runs a read), a read-only
+    connection joins that one (and the ``Store`` still never writes through it)."""
+    try:
+        return duckdb.connect(str(path), read_only=read_only)
+    except duckdb.ConnectionException as exc:
+        if read_only and "different configuration" in str(exc):
+            return duckdb.connect(str(path))
+        raise
+
+
 class Store:
     """One DuckDB database, safe to share between threads: each thread gets its own connection to it
     (``con``, a DuckDB cursor) and its own Ibis backend over that connection, so temp tables,
     registered Arrow tables and transactions of one thread never meet another's."""
 
-    def __init__(self, ws: Workspace, read_only: bool = False) -> None:
+    def __init__(self, ws: Workspace, read_only: bool = False, save_runs: bool = False) -> None:
         self.ws = ws
         self.read_only = read_only and ws.store_path.exists()
-        self._db = duckdb.connect(str(ws.store_path), read_only=self.read_only)
+        # Analyses write their provenance to ``runs`` only when asked (``--save``); a read never writes.
+        self.save_runs = save_runs and not self.read_only
+        self._db = _connect(ws.store_path, self.read_only)
         self._db.execute("SET TimeZone = 'UTC'")
         if not self.read_only:
             migrate(self._db)
