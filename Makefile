@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 DEMO_WS ?= demo-data
 
-.PHONY: demo test setup lint bench clean
+.PHONY: demo test setup lint typecheck bench clean
 
 $(BIN)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ needed"'
@@ -26,11 +26,14 @@ demo: setup
 lint: setup
 	$(BIN)/ruff check src tests benchmarks scripts
 
-test: lint
+typecheck: setup
+	$(BIN)/mypy
+
+test: lint typecheck
 	$(BIN)/python -m pytest
 
 bench: setup
 	$(BIN)/python benchmarks/ingest.py
 
 clean:
-	rm -rf $(VENV) $(DEMO_WS) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(DEMO_WS) .pytest_cache .ruff_cache .mypy_cache
