@@ -47,6 +47,36 @@ class Pseudonymiser:
             self._cache[ck] = k
         return k
 
+    def file_name(self, rel: str) -> str:
+        """The stored name of an input file (``source_file``; see ``stored_file_name``)."""
+        return stored_file_name(rel, self._file_key)
+
+    def _file_key(self, stem: str) -> str:
+        return "f_" + hmac.new(self._secret, b"file\x00" + stem.encode("utf-8", "surrogatepass"),
+                               hashlib.sha256).hexdigest()[:16]
+
+
+# A file-name part that names an account: a run of 6+ digits (Telethon writes <username>_<id>,
+# twarc timelines are named by user id). Such a name's whole stem is pseudonymised.
+_ID_IN_NAME = re.compile(r"\d{6,}")
+
+
+def stored_file_name(rel: str, key: Callable[[str], str]) -> str:
+    """``rel`` (a path relative to the import root, ``archive.zip!member`` for zip members) with
+    every segment whose stem holds an account-like id (``bloomberg_1488156064.ndjson``)
+    replaced by a keyed hash of the stem (``f_<16 hex>.ndjson``); other names are kept. Datasets
+    with ``keep_handles`` keep the names as they are."""
+    if not _ID_IN_NAME.search(rel):
+        return rel
+    out = []
+    for part in re.split(r"([/!])", rel):
+        if part in ("/", "!") or not _ID_IN_NAME.search(part):
+            out.append(part)
+            continue
+        stem, dot, ext = part.partition(".")
+        out.append(key(stem) + dot + ext if _ID_IN_NAME.search(stem) else part)
+    return "".join(out)
+
 
 # THE mention pattern: every module that finds, strips or keys @mentions uses it (text scrubbing,
 # raw-record scrubbing, mention lists of sources without entities, tokens, keyphrases, entities,

@@ -26,7 +26,7 @@ from hubbub.privacy import (
     scrub_mentions,
 )
 from hubbub.schema import KINDS, POST_COLUMNS, POST_SCHEMA
-from hubbub.sources.base import Draft, MappingError
+from hubbub.sources.base import Draft, MappingError, shape
 from hubbub.urls import canonical_url
 
 
@@ -66,7 +66,7 @@ class RowBuilder:
             raise MappingError("missing creation time")
         kind = d.get("kind") or "post"
         if kind not in KINDS:
-            raise MappingError(f"unknown kind {kind!r}")
+            raise MappingError(f"unknown kind ({shape(kind)})")
         key = self.pseudo.key
         author_id = d.get("author_id")
         handle = d.get("author_handle")
