@@ -106,7 +106,10 @@ def scrub_mentions(text: str | None, key_for: Callable[[str], str | None]) -> st
         return text
 
     def sub(m: re.Match[str]) -> str:
-        k = key_for(m.group(1))
+        h = m.group(1)
+        if h.startswith(KEY_PREFIX) and len(h) == len(KEY_PREFIX) + 24:
+            return m.group(0)  # already a key
+        k = key_for(h)
         return "@" + k if k else m.group(0)
 
     return MENTION_RE.sub(sub, text)
@@ -366,21 +369,42 @@ _NO_IDENTITY = frozenset({"public_metrics", "non_public_metrics", "organic_metri
                           "edit_controls"})
 
 
-def record_strings(obj: Any, keys: dict[Any, Any], numbers: dict[int, str]
+# Keys whose value is an account id wherever they stand (and ``id`` in an account object): the
+# value is replaced by the account's key even when the record names the account nowhere else.
+ACCOUNT_ID_KEYS = frozenset({"author_id", "in_reply_to_user_id", "in_reply_to_user_id_str", "user_id",
+                             "source_user_id", "source_user_id_str", "in_reply_to_account_id", "pinned_tweet_id"})
+_ID_IN_ACCOUNT = frozenset({"id", "id_str"})
+
+
+def record_strings(obj: Any, keys: dict[Any, Any], numbers: dict[int, str],
+                   id_key: Callable[[str], str | None] | None = None
                    ) -> tuple[Any, list[str], list[tuple[Any, Any]]]:
     """Walk a parsed record: a copy of it without profile fields, with every key that *is* an
-    identity (``keys``: value -> replacement) and every integer that is a numeric account id
-    (``numbers``) replaced; its string values in walk order, and where each stands (container,
-    key or index) so ``put_strings`` can replace them in the copy."""
+    identity (``keys``: value -> replacement), every integer that is a numeric account id
+    (``numbers``) and every value of an account-id field (``ACCOUNT_ID_KEYS``, ``id`` of an account
+    object: ``id_key(value)``) replaced; its string values in walk order, and where each stands
+    (container, key or index) so ``put_strings`` can replace them in the copy."""
     strings: list[str] = []
     slots: list[tuple[Any, Any]] = []
     add, slot = strings.append, slots.append
     kget = keys.get
     anywhere, in_account, markers, skip = PROFILE_ANYWHERE, PROFILE_IN_ACCOUNT, _MARKERS, _NO_IDENTITY
+    id_keys = ACCOUNT_ID_KEYS if id_key is not None else frozenset()
+
+    def account_id(v: Any) -> Any:
+        if isinstance(v, bool) or not isinstance(v, str | int) or v == "" or not id_key:
+            return v
+        s = str(v)
+        if s.startswith(KEY_PREFIX):
+            return v
+        k = keys.get(s)
+        return k if k is not None else (id_key(s) or v)
 
     def walk(x: Any) -> Any:
         if isinstance(x, dict):
-            drop = anywhere if markers.isdisjoint(x) else in_account
+            acct = not markers.isdisjoint(x)
+            drop = in_account if acct else anywhere
+            ids = (id_keys | _ID_IN_ACCOUNT) if acct and id_key is not None else id_keys
             out: dict[Any, Any] = {}
             for k, v in x.items():
                 if k in drop or (isinstance(k, str) and "." in k and k.rpartition(".")[2] in drop):
@@ -388,6 +412,8 @@ def record_strings(obj: Any, keys: dict[Any, Any], numbers: dict[int, str]
                 if k in skip:
                     out[k] = v
                     continue
+                if k in ids:
+                    v = account_id(v)
                 k = kget(k, k)
                 if isinstance(v, str):
                     out[k] = v
