@@ -373,17 +373,23 @@ _NO_IDENTITY = frozenset({"public_metrics", "non_public_metrics", "organic_metri
 # value is replaced by the account's key even when the record names the account nowhere else.
 ACCOUNT_ID_KEYS = frozenset({"author_id", "in_reply_to_user_id", "in_reply_to_user_id_str", "user_id",
                              "source_user_id", "source_user_id_str", "in_reply_to_account_id", "pinned_tweet_id"})
-_ID_IN_ACCOUNT = frozenset({"id", "id_str"})
+_ID_IN_ACCOUNT = ("id_str", "id", "did", "platformId")
+_NAME_IN_ACCOUNT = ("name", "display_name", "displayName")
+# Fields of an account object replaced by the account's key (its id, handles, display names).
+_ACCOUNT_FIELDS = frozenset(_ID_IN_ACCOUNT + _ACCOUNT_MARKERS + _NAME_IN_ACCOUNT)
 
 
 def record_strings(obj: Any, keys: dict[Any, Any], numbers: dict[int, str],
-                   id_key: Callable[[str], str | None] | None = None
+                   id_key: Callable[[str], str | None] | None = None,
+                   handle_key: Callable[[str], str | None] | None = None,
                    ) -> tuple[Any, list[str], list[tuple[Any, Any]]]:
     """Walk a parsed record: a copy of it without profile fields, with every key that *is* an
     identity (``keys``: value -> replacement), every integer that is a numeric account id
-    (``numbers``) and every value of an account-id field (``ACCOUNT_ID_KEYS``, ``id`` of an account
-    object: ``id_key(value)``) replaced; its string values in walk order, and where each stands
-    (container, key or index) so ``put_strings`` can replace them in the copy."""
+    (``numbers``), every value of an account-id field (``ACCOUNT_ID_KEYS``: ``id_key(value)``) and
+    the id, handle and display name of every account object (by the account's key: the one
+    ``keys`` gives for any of them, else by its id, else by its handle) replaced; its string values
+    in walk order, and where each stands (container, key or index) so ``put_strings`` can replace
+    them in the copy."""
     strings: list[str] = []
     slots: list[tuple[Any, Any]] = []
     add, slot = strings.append, slots.append
@@ -400,11 +406,28 @@ def record_strings(obj: Any, keys: dict[Any, Any], numbers: dict[int, str],
         k = keys.get(s)
         return k if k is not None else (id_key(s) or v)
 
+    def key_of_account(x: dict[Any, Any]) -> str | None:
+        vals = [str(x[f]) for f in _ID_IN_ACCOUNT + _ACCOUNT_MARKERS
+                if isinstance(x.get(f), str | int) and not isinstance(x.get(f), bool) and x.get(f) != ""]
+        for v in vals:
+            k = kget(v) or kget(v.lower())
+            if k is not None:
+                return k
+        for f in _ID_IN_ACCOUNT:
+            v = x.get(f)
+            if isinstance(v, str | int) and not isinstance(v, bool) and v != "" and id_key is not None:
+                return id_key(str(v))
+        for f in _ACCOUNT_MARKERS:
+            v = x.get(f)
+            if isinstance(v, str) and v and handle_key is not None:
+                return handle_key(v.split("@")[0] if f == "acct" else v)
+        return None
+
     def walk(x: Any) -> Any:
         if isinstance(x, dict):
             acct = not markers.isdisjoint(x)
             drop = in_account if acct else anywhere
-            ids = (id_keys | _ID_IN_ACCOUNT) if acct and id_key is not None else id_keys
+            own = key_of_account(x) if acct else None
             out: dict[Any, Any] = {}
             for k, v in x.items():
                 if k in drop or (isinstance(k, str) and "." in k and k.rpartition(".")[2] in drop):
@@ -412,7 +435,9 @@ def record_strings(obj: Any, keys: dict[Any, Any], numbers: dict[int, str],
                 if k in skip:
                     out[k] = v
                     continue
-                if k in ids:
+                if own is not None and k in _ACCOUNT_FIELDS and isinstance(v, str | int) and not isinstance(v, bool):
+                    v = own
+                elif k in id_keys:
                     v = account_id(v)
                 k = kget(k, k)
                 if isinstance(v, str):

@@ -174,7 +174,8 @@ class RowBuilder:
             if raw_id and stored and raw_id != stored:
                 repl[raw_id] = keys[raw_id] = stored  # a post id that embeds an account, as stored
         numbers = {int(i): k for i, k in repl.items() if i.isdigit() and len(i) <= 30}
-        trimmed, strings, slots = record_strings(obj, keys, numbers, lambda i: key(platform, i, None))
+        trimmed, strings, slots = record_strings(obj, keys, numbers, lambda i: key(platform, i, None),
+                                                 lambda h: key(platform, None, h))
         blob = SEP.join(strings)
         for plat, h, i in in_links:
             repl.setdefault(h or i, key(plat, i, h))  # type: ignore[arg-type]
