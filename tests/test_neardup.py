@@ -106,7 +106,7 @@ def _keys_by_text(store, path: Path, texts: list[str]) -> dict[str, tuple[str, s
     """The posts imported from a ``_write_csv`` file, by the text written (stored texts differ where
     an @handle was replaced by its account key)."""
     rows = store.query("SELECT platform, post_id, created_at FROM posts WHERE source_file = ?",
-                       [str(path)]).to_pylist()
+                       [path.name]).to_pylist()
     assert len(rows) == len(texts)
     return {texts[r["created_at"].hour * 60 + r["created_at"].minute]: (r["platform"], r["post_id"]) for r in rows}
 

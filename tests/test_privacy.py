@@ -158,3 +158,131 @@ def test_glued_mentions_are_pseudonymised_in_ira_texts(tmp_path: Path):
     assert {h for h in handles if "@" + h in texts} == set()
     assert {h for h in handles if "@" + h in raws} == set()
     assert all(r["mentions"] for r in rows)  # each of these posts mentions someone
+
+
+# -- issue 10 section 3, one reproducer each -----------------------------------------------------
+
+CT = SHARED / "crowdtangle-link-shares-pycoornet"
+TELEGRAM = FORMATS / "telegram-telethon-messages"
+
+
+def _ira_rows(out: Path, pick) -> tuple[Path, list[str]]:
+    """IRA rows whose text ``pick`` returns handles for, as one IRA CSV; with those handles."""
+    import csv
+
+    csv.field_size_limit(1 << 30)
+    rows, handles, header = [], [], None
+    for f in sorted(IRA.glob("*.csv")):
+        with f.open(newline="", encoding="utf-8") as fh:
+            r = csv.reader(fh)
+            header = next(r)
+            for row in r:
+                hs = pick(row[1])
+                if hs:
+                    rows.append(row)
+                    handles += hs
+    with out.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(header)
+        w.writerows(rows)
+    return out, handles
+
+
+def test_handles_after_a_newline_or_before_a_letter_leave_raw(tmp_path: Path, do_import):
+    """'\\n@bob_smith' and '@Ramboff_713Мне' (IRA texts) stayed in the raw record."""
+    newline = re.compile(r"\n@([A-Za-z0-9_]{4,15})")
+    before_letter = re.compile(r"(?<![A-Za-z0-9_])@([A-Za-z0-9_]{4,15})(?=[^\x00-\x7f\W])")
+    path, handles = _ira_rows(tmp_path / "ira.csv", lambda t: newline.findall(t) + before_letter.findall(t))
+    assert len(set(handles)) >= 8
+    imp = do_import(path)
+    rows = imp.store.query("SELECT text, raw FROM posts").to_pylist()
+    blob = "\n".join(r["raw"] + "\n" + r["text"] for r in rows).lower()
+    tokens = set(re.findall(r"[a-z0-9_]+", blob))
+    assert {h for h in handles if h.lower() in tokens} == set()
+
+
+def test_handle_glued_to_a_link_leaves_urls(tmp_path: Path, do_import):
+    """'https://t.co/dveVVeHNIc…@EMSY2015' kept the handle in urls, urls_canonical and exports."""
+    path, handles = _ira_rows(tmp_path / "ira.csv", lambda t: ["EMSY2015"] if "@EMSY2015" in t else [])
+    assert handles
+    imp = do_import(path)
+    rows = imp.store.query("SELECT text, urls, urls_canonical, raw FROM posts").to_pylist()
+    assert any("t.co/" in u for r in rows for u in r["urls"])
+    assert "emsy2015" not in orjson.dumps(rows).decode().lower()
+
+
+def test_flattened_twarc2_tweets_keep_no_profile_of_mentioned_accounts(do_import):
+    """twarc2 flatten expands every mentioned account to a profile: name, bio, location, avatar."""
+    profile, content = set(), []
+
+    def strip(x):  # the tweet without any account object: its content
+        if isinstance(x, dict):
+            return {k: strip(v) for k, v in x.items() if k not in ("author", "in_reply_to_user", "mentions")}
+        return [strip(v) for v in x] if isinstance(x, list) else x
+
+    for line in (V2 / "flat.jsonl").read_bytes().splitlines():
+        t = orjson.loads(line)
+        content.append(orjson.dumps(strip(t)).decode())
+        for m in (t.get("entities") or {}).get("mentions") or ():
+            profile |= {m.get(k) for k in ("name", "description", "location", "profile_image_url", "url")
+                        if isinstance(m.get(k), str) and len(m[k]) >= 8}
+    text = "\n".join(content)
+    profile = {p for p in profile if orjson.dumps(p).decode()[1:-1] not in text}  # else content too
+    assert len(profile) > 20
+    imp = do_import(V2 / "flat.jsonl")
+    raws = "\n".join(r["raw"] for r in imp.store.query("SELECT raw FROM posts").to_pylist())
+    assert {p for p in profile if orjson.dumps(p).decode()[1:-1] in raws} == set()
+
+
+def test_crowdtangle_raw_keeps_no_account_id_avatar_or_page_id(do_import):
+    """account.id and account.profileImage stayed in raw (1,063 of 1,065 posts); platformId kept the
+    page id; a story.php?id=<account> link kept the account id."""
+    posts = orjson.loads((CT / "ct_shares.json").read_bytes())
+    ct_ids = {str(p["account"]["id"]) for p in posts if isinstance(p.get("account"), dict)}
+    page_ids = {p["platformId"].split("_")[0] for p in posts}
+    imp = do_import(CT / "ct_shares.json", CT / "ct_shares.csv")
+    rows = imp.store.query("SELECT post_id, raw, urls, urls_canonical FROM posts").to_pylist()
+    for r in rows:
+        raw = orjson.loads(r["raw"])
+        for rec in raw if isinstance(raw, list) else [raw]:
+            acc = rec.get("account")
+            if isinstance(acc, dict):
+                assert "profileImage" not in acc and str(acc.get("id", "acct_")).startswith("acct_")
+                assert rec["platformId"] == r["post_id"] and rec["platformId"].startswith("acct_")
+            assert not any(k.endswith("profileImage") for k in rec)
+    blob = orjson.dumps(rows).decode()
+    tokens = set(re.findall(r"\d+", blob))
+    assert {i for i in ct_ids | page_ids if len(i) >= 6} & tokens == set()
+    assert "1146656498733605" not in blob  # facebook.com/story.php?story_fbid=...&id=1146656498733605
+
+
+def test_quarantine_reasons_name_the_field_not_the_value(tmp_path: Path):
+    """'bad created_at: 'Julius NM'' put a value (here a place) in clear in the store and listings."""
+    lines = (V2 / "two_tweets.jsonl").read_bytes().splitlines()
+    page = orjson.loads(lines[0])
+    page["data"][0]["created_at"] = "Julius NM"
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(orjson.dumps(page) + b"\n")
+    ws = tmp_path / "ws"
+    r = subprocess.run([sys.executable, "-m", "hubbub.serve.cli", "-w", str(ws), "import", str(bad)],
+                       capture_output=True)
+    assert r.returncode == 3, r.stderr.decode()
+    listing = subprocess.run([sys.executable, "-m", "hubbub.serve.cli", "-w", str(ws), "quarantine", "--json"],
+                             capture_output=True)
+    with Hubbub(ws) as hb:
+        (q,) = hb.quarantine().to_pylist()
+    assert "created_at" in q["reason"] and "9 characters" in q["reason"]
+    assert "julius" not in (q["reason"] + listing.stdout.decode() + listing.stderr.decode()).lower()
+
+
+def test_source_file_is_relative_and_id_bearing_names_are_pseudonymised(tmp_path: Path, do_import):
+    """source_file stored the full path; Telethon names (<channel>_<id>) put the channel on every post."""
+    imp = do_import(TELEGRAM)
+    names = {r["source_file"] for r in imp.store.query("SELECT DISTINCT source_file FROM posts").to_pylist()}
+    names |= {r["path"] for r in imp.store.query("SELECT path FROM files").to_pylist()}
+    assert names and all(not n.startswith("/") and re.fullmatch(r"f_[0-9a-f]{16}\.ndjson|[^/]+\.csv", n)
+                         for n in names), names
+    blob = " ".join(names).lower()
+    assert not any(w in blob for w in ("bloomberg", "1488156064", "python", "spotify", str(TELEGRAM).lower()))
+    kept = do_import(TELEGRAM / "bloomberg_1488156064.ndjson", dataset="named", keep_handles=True)
+    assert {r["source_file"] for r in kept.posts("dataset = 'named'")} == {"bloomberg_1488156064.ndjson"}

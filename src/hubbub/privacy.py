@@ -47,6 +47,36 @@ class Pseudonymiser:
             self._cache[ck] = k
         return k
 
+    def file_name(self, rel: str) -> str:
+        """The stored name of an input file (``source_file``; see ``stored_file_name``)."""
+        return stored_file_name(rel, self._file_key)
+
+    def _file_key(self, stem: str) -> str:
+        return "f_" + hmac.new(self._secret, b"file\x00" + stem.encode("utf-8", "surrogatepass"),
+                               hashlib.sha256).hexdigest()[:16]
+
+
+# A file-name part that names an account: a run of 6+ digits (Telethon writes <username>_<id>,
+# twarc timelines are named by user id). Such a name's whole stem is pseudonymised.
+_ID_IN_NAME = re.compile(r"\d{6,}")
+
+
+def stored_file_name(rel: str, key: Callable[[str], str]) -> str:
+    """``rel`` (a path relative to the import root, ``archive.zip!member`` for zip members) with
+    every segment whose stem holds an account-like id (``bloomberg_1488156064.ndjson``)
+    replaced by a keyed hash of the stem (``f_<16 hex>.ndjson``); other names are kept. Datasets
+    with ``keep_handles`` keep the names as they are."""
+    if not _ID_IN_NAME.search(rel):
+        return rel
+    out = []
+    for part in re.split(r"([/!])", rel):
+        if part in ("/", "!") or not _ID_IN_NAME.search(part):
+            out.append(part)
+            continue
+        stem, dot, ext = part.partition(".")
+        out.append(key(stem) + dot + ext if _ID_IN_NAME.search(stem) else part)
+    return "".join(out)
+
 
 # THE mention pattern: every module that finds, strips or keys @mentions uses it (text scrubbing,
 # raw-record scrubbing, mention lists of sources without entities, tokens, keyphrases, entities,
@@ -76,7 +106,10 @@ def scrub_mentions(text: str | None, key_for: Callable[[str], str | None]) -> st
         return text
 
     def sub(m: re.Match[str]) -> str:
-        k = key_for(m.group(1))
+        h = m.group(1)
+        if h.startswith(KEY_PREFIX) and len(h) == len(KEY_PREFIX) + 24:
+            return m.group(0)  # already a key
+        k = key_for(h)
         return "@" + k if k else m.group(0)
 
     return MENTION_RE.sub(sub, text)
@@ -336,21 +369,65 @@ _NO_IDENTITY = frozenset({"public_metrics", "non_public_metrics", "organic_metri
                           "edit_controls"})
 
 
-def record_strings(obj: Any, keys: dict[Any, Any], numbers: dict[int, str]
+# Keys whose value is an account id wherever they stand (and ``id`` in an account object): the
+# value is replaced by the account's key even when the record names the account nowhere else.
+ACCOUNT_ID_KEYS = frozenset({"author_id", "in_reply_to_user_id", "in_reply_to_user_id_str", "user_id",
+                             "source_user_id", "source_user_id_str", "in_reply_to_account_id", "pinned_tweet_id"})
+_ID_IN_ACCOUNT = ("id_str", "id", "did", "platformId")
+_NAME_IN_ACCOUNT = ("name", "display_name", "displayName")
+# Fields of an account object replaced by the account's key (its id, handles, display names).
+_ACCOUNT_FIELDS = frozenset(_ID_IN_ACCOUNT + _ACCOUNT_MARKERS + _NAME_IN_ACCOUNT)
+
+
+def record_strings(obj: Any, keys: dict[Any, Any], numbers: dict[int, str],
+                   id_key: Callable[[str], str | None] | None = None,
+                   handle_key: Callable[[str], str | None] | None = None,
                    ) -> tuple[Any, list[str], list[tuple[Any, Any]]]:
     """Walk a parsed record: a copy of it without profile fields, with every key that *is* an
-    identity (``keys``: value -> replacement) and every integer that is a numeric account id
-    (``numbers``) replaced; its string values in walk order, and where each stands (container,
-    key or index) so ``put_strings`` can replace them in the copy."""
+    identity (``keys``: value -> replacement), every integer that is a numeric account id
+    (``numbers``), every value of an account-id field (``ACCOUNT_ID_KEYS``: ``id_key(value)``) and
+    the id, handle and display name of every account object (by the account's key: the one
+    ``keys`` gives for any of them, else by its id, else by its handle) replaced; its string values
+    in walk order, and where each stands (container, key or index) so ``put_strings`` can replace
+    them in the copy."""
     strings: list[str] = []
     slots: list[tuple[Any, Any]] = []
     add, slot = strings.append, slots.append
     kget = keys.get
     anywhere, in_account, markers, skip = PROFILE_ANYWHERE, PROFILE_IN_ACCOUNT, _MARKERS, _NO_IDENTITY
+    id_keys = ACCOUNT_ID_KEYS if id_key is not None else frozenset()
+
+    def account_id(v: Any) -> Any:
+        if isinstance(v, bool) or not isinstance(v, str | int) or v == "" or not id_key:
+            return v
+        s = str(v)
+        if s.startswith(KEY_PREFIX):
+            return v
+        k = keys.get(s)
+        return k if k is not None else (id_key(s) or v)
+
+    def key_of_account(x: dict[Any, Any]) -> str | None:
+        vals = [str(x[f]) for f in _ID_IN_ACCOUNT + _ACCOUNT_MARKERS
+                if isinstance(x.get(f), str | int) and not isinstance(x.get(f), bool) and x.get(f) != ""]
+        for v in vals:
+            k = kget(v) or kget(v.lower())
+            if k is not None:
+                return k
+        for f in _ID_IN_ACCOUNT:
+            v = x.get(f)
+            if isinstance(v, str | int) and not isinstance(v, bool) and v != "" and id_key is not None:
+                return id_key(str(v))
+        for f in _ACCOUNT_MARKERS:
+            v = x.get(f)
+            if isinstance(v, str) and v and handle_key is not None:
+                return handle_key(v.split("@")[0] if f == "acct" else v)
+        return None
 
     def walk(x: Any) -> Any:
         if isinstance(x, dict):
-            drop = anywhere if markers.isdisjoint(x) else in_account
+            acct = not markers.isdisjoint(x)
+            drop = in_account if acct else anywhere
+            own = key_of_account(x) if acct else None
             out: dict[Any, Any] = {}
             for k, v in x.items():
                 if k in drop or (isinstance(k, str) and "." in k and k.rpartition(".")[2] in drop):
@@ -358,6 +435,10 @@ def record_strings(obj: Any, keys: dict[Any, Any], numbers: dict[int, str]
                 if k in skip:
                     out[k] = v
                     continue
+                if own is not None and k in _ACCOUNT_FIELDS and isinstance(v, str | int) and not isinstance(v, bool):
+                    v = own
+                elif k in id_keys:
+                    v = account_id(v)
                 k = kget(k, k)
                 if isinstance(v, str):
                     out[k] = v

@@ -48,7 +48,7 @@ Progress = Callable[[str, int], None]
 
 @dataclass
 class FileResult:
-    path: str
+    path: str  # as given (shown to the user, never stored)
     format: str | None = None
     status: str = "ok"  # ok | partial | failed | already-imported | not-posts
     read: int = 0
@@ -57,6 +57,7 @@ class FileResult:
     quarantined: int = 0
     skipped: int = 0
     error: str | None = None
+    stored_as: str = ""  # the name posts, quarantine and files rows carry (``InputFile.relative``)
 
     def adds_up(self) -> bool:
         return self.read == self.imported + self.duplicate + self.quarantined + self.skipped
@@ -161,6 +162,7 @@ def _import_file(
     pool: _LazyPool | None = None,
 ) -> FileResult:
     res = FileResult(f.display)
+    res.stored_as = f.relative if keep_handles else pseudo.file_name(f.relative)
     try:
         fp = fingerprint(f)
     except OSError as exc:
@@ -190,7 +192,7 @@ def _import_file(
                         return res
                     raise UnreadableFile(why)
             res.format = src.name
-            job = FileJob(src, dataset, f.display, import_id, keep_handles)
+            job = FileJob(src, dataset, res.stored_as, import_id, keep_handles)
             skip = _resume(store, import_id, res)
             if _line_based(src) and _first_line_is_json(stream):
                 use_pool = pool.get(f) if pool is not None else None
@@ -375,7 +377,7 @@ class _Pool:
 def _record_file(store: Store, res: FileResult, dataset: str, fp: str, import_id: str) -> None:
     store.con.execute(
         """INSERT OR IGNORE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())""",
-        [import_id, dataset, fp, res.path, res.format, res.status, res.read, res.imported,
+        [import_id, dataset, fp, res.stored_as, res.format, res.status, res.read, res.imported,
          res.duplicate, res.quarantined, res.error],
     )
 

@@ -26,7 +26,7 @@ from hubbub.privacy import (
     scrub_mentions,
 )
 from hubbub.schema import KINDS, POST_COLUMNS, POST_SCHEMA
-from hubbub.sources.base import Draft, MappingError
+from hubbub.sources.base import Draft, MappingError, shape
 from hubbub.urls import canonical_url
 
 
@@ -66,7 +66,7 @@ class RowBuilder:
             raise MappingError("missing creation time")
         kind = d.get("kind") or "post"
         if kind not in KINDS:
-            raise MappingError(f"unknown kind {kind!r}")
+            raise MappingError(f"unknown kind ({shape(kind)})")
         key = self.pseudo.key
         author_id = d.get("author_id")
         handle = d.get("author_handle")
@@ -78,15 +78,16 @@ class RowBuilder:
 
         # Every account reference in this record, as identity string -> key.
         repl: dict[str, str] = {}
+        refs: dict[str, str] = {}  # account ids only
         mention_keys: dict[str, str] = {}
         if author_key:
-            _ident(repl, author_key, author_id, handle, d.get("author_name"))
+            _ident(repl, author_key, author_id, handle, d.get("author_name"), refs)
             if handle:
                 mention_keys[handle.lstrip("@").lower()] = author_key
         for acc_id, acc_handle, acc_name in d.get("accounts") or ():
             k = key(platform, acc_id, acc_handle)
             if k:
-                _ident(repl, k, acc_id, acc_handle, acc_name)
+                _ident(repl, k, acc_id, acc_handle, acc_name, refs)
                 if acc_handle:
                     mention_keys.setdefault(acc_handle.lstrip("@").lower(), k)
         mentions: list[str] = []
@@ -94,7 +95,7 @@ class RowBuilder:
             k = key(platform, m_id, m_handle)
             if k:
                 mentions.append(k)
-                _ident(repl, k, m_id, m_handle, None)
+                _ident(repl, k, m_id, m_handle, None, refs)
                 if m_handle:
                     mention_keys.setdefault(m_handle.lstrip("@").lower(), k)
 
@@ -122,8 +123,11 @@ class RowBuilder:
             in_links = [(plat, h, None) for u, expanded in pairs for plat, h in handles_in_links(expanded or u)]
             in_links += [(plat, None, i) for u, expanded in pairs for plat, i in ids_in_links(expanded or u)]
             url_idents = lowered_idents({h or i: key(plat, i, h) for plat, h, i in in_links})  # type: ignore[misc]
-            urls, canon, domains = _links(pairs, url_idents, lambda u: scrub_mentions(u, key_for) or u)
             raw = self._scrub_raw(platform, raw_obj, repl, in_links, key_for, dict(zip(ids, stored_ids, strict=True)))
+            # links lose the accounts they name: in a profile/status path, as an id of this
+            # record's accounts anywhere in them, as an @mention glued to them
+            idents = url_idents + lowered_idents(refs) if pairs else []
+            urls, canon, domains = _links(pairs, idents, lambda u: scrub_mentions(u, key_for) or u)
             ids = stored_ids
 
         c = self.cols
@@ -170,7 +174,8 @@ class RowBuilder:
             if raw_id and stored and raw_id != stored:
                 repl[raw_id] = keys[raw_id] = stored  # a post id that embeds an account, as stored
         numbers = {int(i): k for i, k in repl.items() if i.isdigit() and len(i) <= 30}
-        trimmed, strings, slots = record_strings(obj, keys, numbers)
+        trimmed, strings, slots = record_strings(obj, keys, numbers, lambda i: key(platform, i, None),
+                                                 lambda h: key(platform, None, h))
         blob = SEP.join(strings)
         for plat, h, i in in_links:
             repl.setdefault(h or i, key(plat, i, h))  # type: ignore[arg-type]
@@ -178,18 +183,19 @@ class RowBuilder:
             repl.setdefault(h, key(plat, None, h))  # type: ignore[arg-type]
         for plat, i in ids_in_links(blob):
             repl.setdefault(i, key(plat, i, None))  # type: ignore[arg-type]
-        new = blob
         if "@" in blob:  # @handles inside the record (a referenced post's text, a bio quoted...)
             for h in MENTION_RE.findall(blob):
                 if h not in repl:
                     repl[h] = key_for(h)  # type: ignore[assignment]
-            new = scrub_mentions(blob, key_for) or blob
-        new = scrub_lowered(new, lowered_idents(repl), fields=True)
+        # identities first (a display name may hold an @mention), then every remaining @mention
+        new = scrub_lowered(blob, lowered_idents(repl), fields=True)
+        if "@" in new:
+            new = scrub_mentions(new, key_for) or new
         if new != blob:
             parts = new.split(SEP)
             if len(parts) != len(strings):  # a string held SEP itself: scrub string by string
                 idents = lowered_idents(repl)
-                parts = [scrub_lowered(scrub_mentions(x, key_for) or x, idents, fields=True) for x in strings]
+                parts = [scrub_mentions(scrub_lowered(x, idents, fields=True), key_for) or x for x in strings]
             trimmed = put_strings(trimmed, obj, strings, slots, parts)
         elif isinstance(obj, str):
             trimmed = obj
@@ -235,13 +241,18 @@ def _links(pairs: list[tuple[str, str | None]], url_idents: list[tuple[str, str,
     return urls, canon, domains
 
 
-def _ident(repl: dict[str, str], k: str, acc_id: Any, handle: str | None, name: str | None) -> None:
-    for v in (acc_id, handle, name):
+def _ident(repl: dict[str, str], k: str, acc_id: Any, handle: str | None, name: str | None,
+           refs: dict[str, str]) -> None:
+    """Record an account's id, handle and display name (``repl``); ids also in ``refs``, what links
+    are scrubbed of (a page's handle or name is often a word of its own site's links)."""
+    for what, v in (("id", acc_id), ("handle", handle), ("name", name)):
         if v is None:
             continue
         v = str(v).strip().lstrip("@")
         if len(v) >= 2 and v not in repl:
             repl[v] = k
+            if what == "id" and (not v.isdigit() or len(v) >= 6):
+                refs[v] = k
 
 
 def _s(v: Any) -> str | None:

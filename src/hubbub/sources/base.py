@@ -141,6 +141,23 @@ def head_json_keys(head: bytes) -> str:
 # Field helpers
 
 
+def shape(value: Any) -> str:
+    """What a bad value looks like, without the value: quarantine reasons are stored and printed in
+    clear, and a value in the wrong field can be anything (a misaligned CSV row puts a place or a
+    name where the time should be). ``'Julius NM'`` is "text of 9 characters"."""
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return f"text of {len(value)} characters"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    return type(value).__name__
+
+
 def parse_time(value: Any, what: str = "time") -> datetime:
     """Parse the time shapes found in real exports into an aware UTC datetime.
 
@@ -150,7 +167,7 @@ def parse_time(value: Any, what: str = "time") -> datetime:
     if value is None or value == "":
         raise MappingError(f"missing {what}")
     if isinstance(value, bool):
-        raise MappingError(f"bad {what}: {value!r}")
+        raise MappingError(f"bad {what}: {shape(value)}")
     if isinstance(value, int | float):
         return _from_epoch(float(value), what)
     if isinstance(value, str):
@@ -163,11 +180,11 @@ def parse_time(value: Any, what: str = "time") -> datetime:
             try:
                 dt = datetime.strptime(s, "%a %b %d %H:%M:%S %z %Y")
             except ValueError:
-                raise MappingError(f"bad {what}: {value!r}") from None
+                raise MappingError(f"bad {what}: {shape(value)}, not a time") from None
         if dt.tzinfo is None:
             dt = dt.replace(tzinfo=UTC)
         return dt.astimezone(UTC)
-    raise MappingError(f"bad {what}: {value!r}")
+    raise MappingError(f"bad {what}: {shape(value)}")
 
 
 _NUM = re.compile(r"-?\d+(\.\d+)?")
@@ -179,7 +196,7 @@ def _from_epoch(x: float, what: str) -> datetime:
     try:
         return datetime.fromtimestamp(x, tz=UTC)
     except (OverflowError, OSError, ValueError):
-        raise MappingError(f"bad {what}: {x!r}") from None
+        raise MappingError(f"bad {what}: a number out of range") from None
 
 
 def opt_time(value: Any) -> datetime | None:

@@ -25,10 +25,9 @@ Mapping decisions:
   the message not already listed; media types come from ``media`` except for link and status
   posts, whose media is the link preview;
 - author = ``account.platformId`` (else ``account.id``), ``account.handle``, ``account.name``.
-  CrowdTangle's own numeric account id (``account.id``) is not passed as an identity: the raw
-  scrubber would also replace every equal number in the record (counts) and unquoted JSON
-  numbers, breaking the stored JSON; it stays in the raw record (CrowdTangle is closed, the id
-  is internal to it);
+  CrowdTangle's own numeric account id (``account.id``) is passed as an alias of the author (same
+  key), so the raw record loses it too (the scrubber replaces it where it is a whole value or a
+  long number in a string, never a count that merely equals it in another field);
 - platform = ``account.platform`` / ``platform`` lower-cased (``facebook``, ``instagram``...).
 """
 
@@ -109,6 +108,12 @@ def _account(post: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
     """(author id, handle, display name)."""
     pid = str_id(_get(post, _K_ACC_PID)) or str_id(_get(post, _K_ACC_ID))
     return pid, _text(_get(post, _K_ACC_HANDLE)), _text(_get(post, _K_ACC_NAME))
+
+
+def _aliases(post: dict[str, Any], author_id: str | None) -> list[tuple[str | None, str | None, None]]:
+    """CrowdTangle's own account id, under the author's key (see the module doc)."""
+    ct = str_id(_get(post, _K_ACC_ID))
+    return [(author_id, ct, None)] if author_id and ct and ct != author_id else []
 
 
 def _platform(post: dict[str, Any]) -> str:
@@ -198,6 +203,7 @@ def _api_post(p: dict[str, Any], loc: str) -> Draft:
         "reposts": to_int(_get(p, _K_SHARES)),
         "replies": to_int(_get(p, _K_COMMENTS)),
         "engagement_at": opt_time(_na(p.get("updated"))),
+        "accounts": _aliases(p, author_id),
         "raw": p,
         "locator": loc,
     }
@@ -274,7 +280,8 @@ class CrowdTangleCsv(Source):
             "text": None,
             "kind": "post",
             "urls": [(u, None) for u in urls],
-                "raw": obj,
+            "accounts": _aliases(first, author_id),
+            "raw": obj,
         }
 
 

@@ -30,11 +30,19 @@ class InputFile:
 
     path: Path
     member: str | None = None
+    rel: str | None = None  # the path relative to the import root (a folder argument), else the name
     in_folder: bool = False  # found by walking a folder given to import (not named by the user)
 
     @property
     def display(self) -> str:
         return f"{self.path}!{self.member}" if self.member else str(self.path)
+
+    @property
+    def relative(self) -> str:
+        """The name as stored: relative to the folder given to import (a file given by itself: its
+        name), ``archive.zip!member`` for zip members; never the absolute path."""
+        base = self.rel or self.path.name
+        return f"{base}!{self.member}" if self.member else base
 
     @property
     def name(self) -> str:
@@ -49,9 +57,9 @@ def find_inputs(paths: list[Path]) -> Iterator[InputFile]:
         if p.is_dir():
             for sub in sorted(p.rglob("*")):
                 if sub.is_file() and not _skipped(sub.name) and not _in_workspace(sub, p):
-                    yield from _expand_file(sub, in_folder=True)
+                    yield from _expand_file(sub, sub.relative_to(p).as_posix(), in_folder=True)
         else:
-            yield from _expand_file(p)
+            yield from _expand_file(p, p.name)
 
 
 def _skipped(name: str) -> bool:
@@ -68,19 +76,19 @@ def _in_workspace(f: Path, top: Path) -> bool:
     return False
 
 
-def _expand_file(p: Path, in_folder: bool = False) -> Iterator[InputFile]:
+def _expand_file(p: Path, rel: str | None = None, in_folder: bool = False) -> Iterator[InputFile]:
     if p.suffix.lower() == ".zip":
         try:
             with zipfile.ZipFile(p) as zf:
                 names = sorted(n for n in zf.namelist() if not n.endswith("/"))
         except zipfile.BadZipFile:
-            yield InputFile(p, in_folder=in_folder)  # reported as unreadable when opened
+            yield InputFile(p, rel=rel, in_folder=in_folder)  # reported as unreadable when opened
             return
         for n in names:
             if not _skipped(Path(n).name):
-                yield InputFile(p, n, in_folder=in_folder)
+                yield InputFile(p, n, rel, in_folder)
     else:
-        yield InputFile(p, in_folder=in_folder)
+        yield InputFile(p, rel=rel, in_folder=in_folder)
 
 
 def fingerprint(f: InputFile) -> str:

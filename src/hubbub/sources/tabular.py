@@ -33,6 +33,7 @@ from hubbub.sources.base import (
     json_records,
     mentions_in,
     parse_time,
+    shape,
     str_id,
     to_int,
     urls_in,
@@ -413,7 +414,7 @@ class MappedSource(Source):
                 key = _text_key(v)
                 kind = self.kind_map.get(key) or (key if key in KINDS else None)
                 if kind is None:
-                    raise MappingError(f"unknown kind value {key!r} in column {self.cols['kind']!r} "
+                    raise MappingError(f"unknown kind value ({shape(key)}) in column {self.cols['kind']!r} "
                                        f"(map it with kind_map)")
                 return kind
         if d.get("reposted_id"):
@@ -434,7 +435,8 @@ class MappedSource(Source):
             try:
                 dt = datetime.strptime(v.strip(), self.time_format)
             except ValueError:
-                raise MappingError(f"bad {what}: {v!r} does not match time_format {self.time_format!r}") from None
+                raise MappingError(f"bad {what}: {shape(v)} that does not match time_format "
+                                   f"{self.time_format!r}") from None
             dt = dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
         else:
             dt = parse_time(v, what)
@@ -458,7 +460,7 @@ class MappedSource(Source):
             return self.platform
         p = str(v).strip().lower()
         if p not in PLATFORMS:
-            raise MappingError(f"unknown platform {v!r} in column {self.platform_column!r}")
+            raise MappingError(f"unknown platform ({shape(v)}) in column {self.platform_column!r}")
         return p
 
     def _list(self, v: Any) -> list[str]:

@@ -143,7 +143,7 @@ def _flat(t: dict[str, Any]) -> Iterator[Draft]:
         media_types=[m.get("type") for m in (t.get("attachments") or {}).get("media") or ()
                      if isinstance(m, dict) and m.get("type")],
         accounts=accounts,
-        raw={**t, "author": _account(author)} if "author" in t else t,
+        raw=_flat_raw(t),
     )
     _kind(draft, refs)
     original = next((r for r in refs if r.get("type") == "retweeted"), None)
@@ -161,6 +161,27 @@ _ACCOUNT_KEEP = ("id", "username", "name", "verified", "verified_type", "protect
 
 def _account(u: dict[str, Any]) -> dict[str, Any] | None:
     return {k: u[k] for k in _ACCOUNT_KEEP if k in u} or None
+
+
+_MENTION_KEEP = ("start", "end", "username", "id")
+
+
+def _flat_raw(t: dict[str, Any]) -> dict[str, Any]:
+    """A flattened tweet as kept: twarc expands every account in it (author, replied-to user,
+    mentioned users, authors of referenced tweets) to a whole profile; only ``_ACCOUNT_KEEP`` of
+    the author-like ones and the reference of a mention stay."""
+    out = dict(t)
+    for key in ("author", "in_reply_to_user"):
+        if isinstance(out.get(key), dict):
+            out[key] = _account(out[key])
+    ent = out.get("entities")
+    if isinstance(ent, dict) and isinstance(ent.get("mentions"), list):
+        out["entities"] = {**ent, "mentions": [{k: m[k] for k in _MENTION_KEEP if k in m} if isinstance(m, dict)
+                                               else m for m in ent["mentions"]]}
+    refs = out.get("referenced_tweets")
+    if isinstance(refs, list):
+        out["referenced_tweets"] = [_flat_raw(r) if isinstance(r, dict) else r for r in refs]
+    return out
 
 
 def _text(t: dict[str, Any]) -> str | None:
