@@ -15,9 +15,10 @@ language stopwords-iso lacks) in any list.
 from __future__ import annotations
 
 import re
-import unicodedata
 from functools import cache
 from typing import Any
+
+from hubbub.text.fold import fold as fold_text
 
 _URL = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
 _MENTION = re.compile(r"(?<!\w)@[\w.\-]+(?:@[\w.\-]+)?")
@@ -40,9 +41,9 @@ def base_lang(lang: str | None) -> str | None:
 
 
 def fold(token: str) -> str:
-    """Lower case without accents (stopwords-iso writes some languages unaccented, e.g. Greek)."""
-    token = token.lower().replace("’", "'")
-    return "".join(c for c in unicodedata.normalize("NFD", token) if not unicodedata.combining(c))
+    """``hubbub.text.fold.fold`` (the rule the query language matches by), with ``’`` read as ``'``
+    (stopwords-iso writes some languages unaccented, e.g. Greek)."""
+    return fold_text(token.replace("’", "'"))
 
 
 @cache
