@@ -199,3 +199,32 @@ def test_cli_rejects_invalid_utf8_with_a_caret(cli_ws: Path):
     for verb in ("check-query", "search"):
         r = cli(cli_ws, verb, b"abc\xff\xfe")
         assert r.returncode == 2 and b"Traceback" not in r.stderr and b"UTF-8" in r.stderr, r.stderr[-2000:]
+
+
+# -- issue 9 item 4: lower-case operators are words, with a warning ------------------------------------
+def test_lowercase_operators_between_terms_warn(hb: Hubbub):
+    from hubbub.query import warnings
+
+    w = [x.to_dict() for x in warnings("trump or clinton")]
+    assert w == [{"kind": "lowercase-operator", "severity": "warning", "position": 7,
+                  "message": w[0]["message"]}] and "did you mean OR?" in w[0]["message"]
+    assert '"or" in quotes' in w[0]["message"]
+    assert [(x.position, x.kind) for x in warnings("lang:en and (vote Not kind:repost) a near/3 b")] == [
+        (9, "lowercase-operator"), (19, "lowercase-operator"), (38, "lowercase-operator")]
+    for q in ("trump OR clinton", 'trump "or" clinton', "or trump", "trump or", "", "(trump or"):
+        assert warnings(q) == [], q
+    # the warning changes nothing: 'or' is still a word that every match holds
+    assert ids(hb, "trump or clinton") == ids(hb, 'trump "or" clinton') != ids(hb, "trump OR clinton")
+
+
+def test_cli_shows_the_warning_and_runs_the_query_as_written(cli_ws: Path):
+    import json
+
+    r = cli(cli_ws, "check-query", "trump or clinton")
+    assert r.returncode == 0 and r.stdout.strip() == b"ok"
+    assert b"did you mean OR?" in r.stderr and b"      ^ " in r.stderr
+    j = json.loads(cli(cli_ws, "check-query", "trump or clinton", "--json").stdout)
+    assert j["ok"] and j["warnings"][0]["kind"] == "lowercase-operator" and j["warnings"][0]["position"] == 7
+    r = cli(cli_ws, "search", "the or a", "--count")
+    assert r.returncode == 0 and b"did you mean OR?" in r.stderr
+    assert r.stdout == cli(cli_ws, "search", 'the "or" a', "--count").stdout

@@ -49,17 +49,39 @@ class QueryError(ValueError):
         self.query = query
 
     def display(self) -> str:
-        """The query with a caret under the column of the problem: a window of it around the column
-        when it is long, with control characters and invalid text shown as '�' so that the caret
-        stays under its column."""
-        i = self.position - 1
-        lo, hi = max(0, i - _SHOWN), min(len(self.query), i + _SHOWN)
-        shown = "".join("\ufffd" if _unprintable(c) else c for c in self.query[lo:hi])
-        head, tail = ("…" if lo else ""), ("…" if hi < len(self.query) else "")
-        return f"{head}{shown}{tail}\n{' ' * (i - lo + len(head))}^ {self.message}"
+        """The query with a caret under the column of the problem."""
+        return caret(self.query, self.position, self.message)
 
     def to_dict(self) -> dict[str, object]:
         return {"message": self.message, "position": self.position}
+
+
+@dataclass(frozen=True)
+class QueryWarning:
+    """Something a valid query probably does not mean; it still runs as written. ``kind`` names the
+    rule (``lowercase-operator``), ``severity`` is ``warning``; ``position`` is the 1-based column."""
+    kind: str
+    message: str
+    position: int
+    query: str = ""
+    severity: str = "warning"
+
+    def display(self) -> str:
+        return caret(self.query, self.position, self.message)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"kind": self.kind, "severity": self.severity, "message": self.message, "position": self.position}
+
+
+def caret(query: str, position: int, message: str) -> str:
+    """``query`` with a caret and ``message`` under column ``position``: a window of the query around
+    the column when it is long, control characters and invalid text shown as '�' so that the caret
+    stays under its column."""
+    i = position - 1
+    lo, hi = max(0, i - _SHOWN), min(len(query), i + _SHOWN)
+    shown = "".join("\ufffd" if _unprintable(c) else c for c in query[lo:hi])
+    head, tail = ("…" if lo else ""), ("…" if hi < len(query) else "")
+    return f"{head}{shown}{tail}\n{' ' * (i - lo + len(head))}^ {message}"
 
 
 def _unprintable(c: str) -> bool:
@@ -441,6 +463,34 @@ def parse(query: str) -> Node | None:
     if not query.strip():
         return None
     return _Parser(query).parse()
+
+
+_OPERATORS = ("AND", "OR", "NOT")
+_BEFORE = ("WORD", "PHRASE", "FIELD", ")")  # tokens that end a term
+_AFTER = ("WORD", "PHRASE", "FIELD", "(", "NOT")  # tokens that start one
+
+
+def warnings(query: str) -> list[QueryWarning]:
+    """What ``query`` probably does not mean (empty for a malformed query: its error comes first):
+    ``and``/``or``/``not`` in lower (or mixed) case between two terms are words to search for, and
+    ``near/3`` is too."""
+    try:
+        parse(query)
+    except QueryError:
+        return []
+    if not query.strip():
+        return []
+    toks = _tokens(query)
+    out = []
+    for prev, t, nxt in zip(toks, toks[1:], toks[2:], strict=False):
+        if t.kind != "WORD" or prev.kind not in _BEFORE or nxt.kind not in _AFTER:
+            continue
+        up = t.text.upper()
+        if up in _OPERATORS or re.fullmatch(r"NEAR/[0-9]{1,2}", up):
+            out.append(QueryWarning(
+                "lowercase-operator", f"{t.text!r} is searched as a word: did you mean {up}? Operators are "
+                f"upper case; write \"{t.text}\" in quotes to search the word", t.pos, query))
+    return out
 
 
 def fields_used(node: Node | None) -> set[str]:
