@@ -28,13 +28,20 @@ def strip_accents(s: str) -> str:  # type: ignore[empty-body]
     """DuckDB's ``strip_accents``; on Spark, register a UDF of ``hubbub.query.text.fold``."""
 
 
+@ibis.udf.scalar.builtin
+def strlen(s: str) -> int:  # type: ignore[empty-body]
+    """DuckDB's ``strlen``: the length in bytes (Spark: ``octet_length``)."""
+
+
 def folded(s: Any) -> Any:
     """``hubbub.query.text.fold`` in the store: the compatibility characters translated (only in
-    texts that hold one), lower case, accents stripped."""
+    texts that hold one: a text of ASCII, whose length in bytes is its length, skips the check),
+    lower case, accents stripped."""
     x = s
     for cls, src, dst in compat_groups():
         x = ibis.ifelse(x.re_search(cls), x.translate(src, dst), x)
-    return strip_accents(ibis.ifelse(s.re_search(compat_class()), x, s).lower())
+    odd = (strlen(s) != s.length()) & s.re_search(compat_class())
+    return strip_accents(ibis.ifelse(odd, x, s).lower())
 
 
 def engagement(t: Any) -> Any:
