@@ -228,3 +228,20 @@ def test_cli_shows_the_warning_and_runs_the_query_as_written(cli_ws: Path):
     r = cli(cli_ws, "search", "the or a", "--count")
     assert r.returncode == 0 and b"did you mean OR?" in r.stderr
     assert r.stdout == cli(cli_ws, "search", 'the "or" a', "--count").stdout
+
+
+def test_absurd_counts_do_not_overflow_engagement(store, do_import):
+    """A record whose counts are near the int64 limit (valid for the store) must not make the sum in
+    ``engagement`` overflow: before, every ``search`` (it orders by and shows engagement) failed."""
+    from hubbub.query.search import count, search
+
+    cap = (2**63 - 1) // 4  # hubbub.query.compile.ENGAGEMENT_CAP: each count is capped there
+    imp = do_import(REPO / "samples" / "telegram-bloomberg.ndjson")
+    pid = imp.posts()[0]["post_id"]
+    with store.transaction() as con:
+        con.execute("UPDATE posts SET likes = 9000000000000000000, reposts = 9000000000000000000, "
+                    "replies = 9000000000000000000 WHERE post_id = ?", [pid])
+    top = search(store, "", sort="engagement", limit=1)
+    assert top["post_id"][0].as_py() == pid and top["engagement"][0].as_py() == 3 * cap
+    assert count(store, f"engagement:>={cap}") == 1 and count(store, "") == imp.count()
+    assert search(store, "likes:>8999999999999999999")["post_id"].to_pylist() == [pid]

@@ -16,7 +16,7 @@ from typing import Any
 import ibis
 import ibis.expr.datatypes as dt
 
-from hubbub.query.parse import And, Field, Near, Node, Not, Or, Phrase, QueryError, Range, Term
+from hubbub.query.parse import MAX_COUNT, And, Field, Near, Node, Not, Or, Phrase, QueryError, Range, Term
 from hubbub.query.text import compat_class, compat_groups, fold, near_regex, phrase_regex, term_regex, terms_regexes
 from hubbub.urls import canonical_url
 
@@ -44,10 +44,15 @@ def folded(s: Any) -> Any:
     return strip_accents(ibis.ifelse(odd, x, s).lower())
 
 
+ENGAGEMENT_CAP = MAX_COUNT // len(ENGAGEMENT)  # each count is capped so that the sum fits in int64
+
+
 def engagement(t: Any) -> Any:
+    """likes + reposts + replies + quotes, a missing count as 0; each capped at ``ENGAGEMENT_CAP``
+    (2.3e18) so that a record with absurd counts cannot make the sum overflow (and every search fail)."""
     total = ibis.literal(0, type=dt.int64)
     for c in ENGAGEMENT:
-        total = total + t[c].cast("int64").fill_null(0)
+        total = total + ibis.least(t[c].cast("int64").fill_null(0), ENGAGEMENT_CAP)
     return total
 
 
