@@ -11,7 +11,7 @@ import orjson
 import pyarrow as pa
 import typer
 
-from hubbub.serve.cli import (
+from hubbub.serve.cli.common import (
     ChartOpt,
     CsvOpt,
     DatasetOpt,
