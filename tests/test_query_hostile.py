@@ -245,3 +245,10 @@ def test_absurd_counts_do_not_overflow_engagement(store, do_import):
     assert top["post_id"][0].as_py() == pid and top["engagement"][0].as_py() == 3 * cap
     assert count(store, f"engagement:>={cap}") == 1 and count(store, "") == imp.count()
     assert search(store, "likes:>8999999999999999999")["post_id"].to_pylist() == [pid]
+
+
+def test_the_caret_stands_under_the_column_in_wide_scripts():
+    e = error("副作用 NEAR/0 ワクチン")
+    assert e.position == 5 and e.display().splitlines()[1].index("^") == 7  # 3 wide characters and a space
+    e = error("e\u0301lection likes:>x")
+    assert e.display().splitlines()[1].index("^") == len("élection likes:>")

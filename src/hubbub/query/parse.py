@@ -81,11 +81,19 @@ def caret(query: str, position: int, message: str) -> str:
     lo, hi = max(0, i - _SHOWN), min(len(query), i + _SHOWN)
     shown = "".join("\ufffd" if _unprintable(c) else c for c in query[lo:hi])
     head, tail = ("…" if lo else ""), ("…" if hi < len(query) else "")
-    return f"{head}{shown}{tail}\n{' ' * (i - lo + len(head))}^ {message}"
+    pad = len(head) + sum(_width(c) for c in shown[:i - lo])
+    return f"{head}{shown}{tail}\n{' ' * pad}^ {message}"
 
 
 def _unprintable(c: str) -> bool:
     return c != " " and (c.isspace() or unicodedata.category(c) in ("Cc", "Cs", "Co", "Cn"))
+
+
+def _width(c: str) -> int:
+    """Terminal columns of ``c``: 0 for marks and format characters, 2 for wide (CJK) ones."""
+    if unicodedata.category(c) in ("Mn", "Me", "Cf"):
+        return 0
+    return 2 if unicodedata.east_asian_width(c) in ("W", "F") else 1
 
 
 # -- syntax tree ------------------------------------------------------------------------------
