@@ -197,7 +197,8 @@ def test_trends_json_csv_and_charts(ws, tmp_path):
 
 def test_check_query(ws):
     assert ok(ws, "check-query", "lang:en (trump OR clinton) -kind:repost").stdout.strip() == "ok"
-    assert orjson.loads(ok(ws, "check-query", "hashtag:maga*", "--json").stdout) == {"ok": True, "problems": []}
+    assert orjson.loads(ok(ws, "check-query", "hashtag:maga*", "--json").stdout) == {
+        "ok": True, "problems": [], "warnings": []}
     r = cli(ws, "check-query", "likes:>many")
     assert r.exit_code == 2
     assert_caret(r.stderr, "likes:>many", 8, "expected a whole number, got 'many'")
@@ -206,7 +207,7 @@ def test_check_query(ws):
     with api(ws) as hb:
         want = hb.validate_query("trump AND")
     assert orjson.loads(r.stdout) == {"ok": False, "problems": [
-        {"message": p["message"], "position": p["position"]} for p in want]}
+        {"message": p["message"], "position": p["position"]} for p in want], "warnings": []}
     assert want and want[0]["position"] == 10
 
 

@@ -4,7 +4,7 @@
     posts = select(store, 'lang:en (vaccine* OR "herd immunity") NOT kind:repost', dataset="covid")
 """
 
-from hubbub.query.parse import FIELDS, QueryError, parse
+from hubbub.query.parse import FIELDS, QueryError, QueryWarning, parse, warnings
 from hubbub.query.select import frame, select, validate
 
-__all__ = ["FIELDS", "QueryError", "frame", "parse", "select", "validate"]
+__all__ = ["FIELDS", "QueryError", "QueryWarning", "frame", "parse", "select", "validate", "warnings"]

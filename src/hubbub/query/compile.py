@@ -16,8 +16,8 @@ from typing import Any
 import ibis
 import ibis.expr.datatypes as dt
 
-from hubbub.query.parse import And, Field, Near, Node, Not, Or, Phrase, QueryError, Range, Term
-from hubbub.query.text import fold, near_regex, phrase_regex, term_regex
+from hubbub.query.parse import MAX_COUNT, And, Field, Near, Node, Not, Or, Phrase, QueryError, Range, Term
+from hubbub.query.text import compat_class, compat_groups, fold, near_regex, phrase_regex, term_regex, terms_regexes
 from hubbub.urls import canonical_url
 
 ENGAGEMENT = ("likes", "reposts", "replies", "quotes")  # what ``engagement:`` adds up (not views)
@@ -28,14 +28,31 @@ def strip_accents(s: str) -> str:  # type: ignore[empty-body]
     """DuckDB's ``strip_accents``; on Spark, register a UDF of ``hubbub.query.text.fold``."""
 
 
+@ibis.udf.scalar.builtin
+def strlen(s: str) -> int:  # type: ignore[empty-body]
+    """DuckDB's ``strlen``: the length in bytes (Spark: ``octet_length``)."""
+
+
 def folded(s: Any) -> Any:
-    return strip_accents(s.lower())
+    """``hubbub.query.text.fold`` in the store: the compatibility characters translated (only in
+    texts that hold one: a text of ASCII, whose length in bytes is its length, skips the check),
+    lower case, accents stripped."""
+    x = s
+    for cls, src, dst in compat_groups():
+        x = ibis.ifelse(x.re_search(cls), x.translate(src, dst), x)
+    odd = (strlen(s) != s.length()) & s.re_search(compat_class())
+    return strip_accents(ibis.ifelse(odd, x, s).lower())
+
+
+ENGAGEMENT_CAP = MAX_COUNT // len(ENGAGEMENT)  # each count is capped so that the sum fits in int64
 
 
 def engagement(t: Any) -> Any:
+    """likes + reposts + replies + quotes, a missing count as 0; each capped at ``ENGAGEMENT_CAP``
+    (2.3e18) so that a record with absurd counts cannot make the sum overflow (and every search fail)."""
     total = ibis.literal(0, type=dt.int64)
     for c in ENGAGEMENT:
-        total = total + t[c].cast("int64").fill_null(0)
+        total = total + ibis.least(t[c].cast("int64").fill_null(0), ENGAGEMENT_CAP)
     return total
 
 
@@ -44,7 +61,7 @@ def _ts(x: datetime) -> Any:
 
 
 def in_range(col: Any, r: Range, lit: Callable[[Any], Any] = ibis.literal) -> Any:
-    pred = ibis.literal(True)
+    pred = col.notnull()  # also when both bounds are open (``likes:<=9223372036854775807``)
     if r.lo is not None:
         pred = pred & (col >= lit(r.lo))
     if r.hi is not None:
@@ -126,17 +143,25 @@ class Frame:
         return col.isin(ids)
 
 
+def _balanced(parts: list[Any], op: Callable[[Any, Any], Any]) -> Any:
+    """``parts`` joined by ``op`` as a balanced tree (depth log2 n, not n: Ibis and the SQL
+    compiler recurse over the expression, and a chain of 1,000 ORs overflows Python's stack)."""
+    while len(parts) > 1:
+        parts = [op(parts[i], parts[i + 1]) if i + 1 < len(parts) else parts[i] for i in range(0, len(parts), 2)]
+    return parts[0]
+
+
 def compile_node(node: Node, frame: Frame) -> Any:
     if isinstance(node, And):
-        out = compile_node(node.items[0], frame)
-        for it in node.items[1:]:
-            out = out & compile_node(it, frame)
-        return out
+        return _balanced([compile_node(it, frame) for it in node.items], lambda a, b: a & b)
     if isinstance(node, Or):
-        out = compile_node(node.items[0], frame)
-        for it in node.items[1:]:
-            out = out | compile_node(it, frame)
-        return out
+        terms = [it for it in node.items if isinstance(it, Term)]
+        if len(terms) < 2:
+            return _balanced([compile_node(it, frame) for it in node.items], lambda a, b: a | b)
+        ft = frame.t._ft  # a list of words: one regex per kind of boundary instead of one per word
+        parts = [ft.re_search(rx).fill_null(False) for rx in terms_regexes([(t.text, t.prefix) for t in terms])]
+        parts += [compile_node(it, frame) for it in node.items if not isinstance(it, Term)]
+        return _balanced(parts, lambda a, b: a | b)
     if isinstance(node, Not):
         return ~compile_node(node.item, frame)
     if isinstance(node, Field):

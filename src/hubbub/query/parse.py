@@ -15,8 +15,11 @@ query, whatever part of it is wrong, fails in ``parse`` with the column where th
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+
+from hubbub.query.text import chunks, fold
 
 TEXT_FIELDS = ("lang", "platform", "kind", "dataset", "sentiment", "hashtag", "domain", "url", "author", "topic")
 NUMBER_FIELDS = ("likes", "reposts", "replies", "quotes", "views", "engagement")
@@ -25,10 +28,15 @@ KINDS = ("post", "reply", "repost", "quote", "comment")
 SENTIMENTS = {"negative": "negative", "neg": "negative", "neutral": "neutral", "neu": "neutral",
               "positive": "positive", "pos": "positive"}
 _AUTHOR = re.compile(r"acct_[0-9a-f]{24}")
-_NEAR = re.compile(r"NEAR(?:/(\d+))?")
+_NEAR = re.compile(r"NEAR(?:/(.*))?", re.DOTALL)
 _FIELD = re.compile(r"([A-Za-z_]+):(.*)", re.DOTALL)
 _CMP = re.compile(r"(>=|<=|>|<|=)?(.*)", re.DOTALL)
 MAX_NEAR = 50
+MAX_DEPTH = 100  # parentheses inside parentheses; deeper is an error (the parser and compiler recurse)
+MAX_TERMS = 1000  # words, phrases and fields in one query (each becomes a regular expression to compile)
+MAX_COUNT = 2**63 - 1  # counts are int64
+_SURROGATE = re.compile("[\ud800-\udfff]")  # what Python makes of bytes that are not UTF-8
+_SHOWN = 60  # characters of the query shown on each side of the caret
 
 
 class QueryError(ValueError):
@@ -42,10 +50,50 @@ class QueryError(ValueError):
 
     def display(self) -> str:
         """The query with a caret under the column of the problem."""
-        return f"{self.query}\n{' ' * (self.position - 1)}^ {self.message}"
+        return caret(self.query, self.position, self.message)
 
     def to_dict(self) -> dict[str, object]:
         return {"message": self.message, "position": self.position}
+
+
+@dataclass(frozen=True)
+class QueryWarning:
+    """Something a valid query probably does not mean; it still runs as written. ``kind`` names the
+    rule (``lowercase-operator``), ``severity`` is ``warning``; ``position`` is the 1-based column."""
+    kind: str
+    message: str
+    position: int
+    query: str = ""
+    severity: str = "warning"
+
+    def display(self) -> str:
+        return caret(self.query, self.position, self.message)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"kind": self.kind, "severity": self.severity, "message": self.message, "position": self.position}
+
+
+def caret(query: str, position: int, message: str) -> str:
+    """``query`` with a caret and ``message`` under column ``position``: a window of the query around
+    the column when it is long, control characters and invalid text shown as '�' so that the caret
+    stays under its column."""
+    i = position - 1
+    lo, hi = max(0, i - _SHOWN), min(len(query), i + _SHOWN)
+    shown = "".join("\ufffd" if _unprintable(c) else c for c in query[lo:hi])
+    head, tail = ("…" if lo else ""), ("…" if hi < len(query) else "")
+    pad = len(head) + sum(_width(c) for c in shown[:i - lo])
+    return f"{head}{shown}{tail}\n{' ' * pad}^ {message}"
+
+
+def _unprintable(c: str) -> bool:
+    return c != " " and (c.isspace() or unicodedata.category(c) in ("Cc", "Cs", "Co", "Cn"))
+
+
+def _width(c: str) -> int:
+    """Terminal columns of ``c``: 0 for marks and format characters, 2 for wide (CJK) ones."""
+    if unicodedata.category(c) in ("Mn", "Me", "Cf"):
+        return 0
+    return 2 if unicodedata.east_asian_width(c) in ("W", "F") else 1
 
 
 # -- syntax tree ------------------------------------------------------------------------------
@@ -171,10 +219,11 @@ def _word_token(word: str, pos: int, q: str) -> _Tok:
     if m:
         if m.group(1) is None:
             raise QueryError("NEAR needs a distance in words, e.g. NEAR/5", pos, q)
-        d = int(m.group(1))
-        if not 1 <= d <= MAX_NEAR:
-            raise QueryError(f"NEAR distance must be between 1 and {MAX_NEAR}", pos, q)
-        return _Tok("NEAR", word, pos, distance=d)
+        d = m.group(1)
+        if not (re.fullmatch(r"[0-9]{1,3}", d) and 1 <= int(d) <= MAX_NEAR):
+            raise QueryError(f"NEAR distance must be a whole number between 1 and {MAX_NEAR}, e.g. NEAR/5",
+                             pos, q)
+        return _Tok("NEAR", word, pos, distance=int(d))
     m = _FIELD.fullmatch(word)
     if m and not m.group(2).startswith("//"):
         if m.group(1).lower() not in FIELDS:
@@ -190,6 +239,8 @@ class _Parser:
         self.q = q
         self.toks = _tokens(q)
         self.i = 0
+        self.depth = 0
+        self.leaves = 0
 
     def peek(self) -> _Tok:
         return self.toks[self.i]
@@ -232,10 +283,12 @@ class _Parser:
         return items[0] if len(items) == 1 else And(tuple(items))
 
     def unary(self) -> Node:
-        if self.peek().kind == "NOT":
+        negate = False
+        while self.peek().kind == "NOT":  # a loop, not recursion: NOT NOT x is x
             self.take()
-            return Not(self.unary())
-        return self.near()
+            negate = not negate
+        node = self.near()
+        return Not(node) if negate else node
 
     def near(self) -> Node:
         left = self.atom()
@@ -254,15 +307,23 @@ class _Parser:
 
     def atom(self) -> Node:
         t = self.take()
+        if t.kind in ("PHRASE", "WORD", "FIELD"):
+            self.leaves += 1
+            if self.leaves > MAX_TERMS:
+                raise self.error(f"more than {MAX_TERMS:,} words, phrases and fields in one query", t)
         if t.kind == "(":
+            if self.depth >= MAX_DEPTH:
+                raise self.error(f"nesting deeper than {MAX_DEPTH} levels of parentheses", t)
+            self.depth += 1
             node = self.or_()
+            self.depth -= 1
             close = self.take()
             if close.kind != ")":
                 raise self.error("missing ')' to close the '(' at column " + str(t.pos), close)
             return node
         if t.kind == "PHRASE":
-            if not t.text.strip():
-                raise self.error("empty phrase", t)
+            if not chunks(t.text):
+                raise self.error("empty phrase (nothing but spaces or accents)", t)
             return Phrase(t.text, t.pos)
         if t.kind == "WORD":
             return _term(t, self.q)
@@ -279,8 +340,10 @@ def _term(t: _Tok, q: str) -> Term:
     stem = w.rstrip("*") if prefix else w
     if "*" in stem:
         raise QueryError("'*' is only allowed at the end of a word (prefix search)", t.pos + stem.index("*"), q)
-    if prefix and len(stem) < 2:
+    if prefix and len(fold(stem)) < 2:
         raise QueryError("a prefix search needs at least 2 characters before '*'", t.pos, q)
+    if not fold(stem):
+        raise QueryError("nothing to search for: the word is only accents or other combining marks", t.pos, q)
     return Term(stem, prefix, t.pos)
 
 
@@ -291,7 +354,10 @@ def _field(t: _Tok, q: str) -> Field:
     if not raw.strip():
         raise QueryError(f"field {name}: needs a value", vpos, q)
     if name == "date":
-        return Field(name, _date_range(raw, vpos, q), pos=t.pos)
+        try:
+            return Field(name, _date_range(raw, vpos, q), pos=t.pos)
+        except OverflowError:
+            raise QueryError("date out of range (years 1 to 9999)", vpos, q) from None
     if name in NUMBER_FIELDS:
         return Field(name, _number_range(raw, vpos, q), pos=t.pos)
     prefix = raw.endswith("*") and not t.quoted
@@ -314,8 +380,12 @@ def _field(t: _Tok, q: str) -> Field:
                              "handles are not searchable", vpos, q)
     elif name == "hashtag":
         value = value.lstrip("#")
-    elif name == "topic" and not prefix and re.fullmatch(r"-?\d+", value):
+        if not fold(value).strip():
+            raise QueryError("hashtag: needs a value", vpos, q)
+    elif name == "topic" and not prefix and re.fullmatch(r"-?[0-9]{1,9}", value):
         return Field(name, int(value), pos=t.pos)
+    elif name == "topic" and not fold(value).strip():
+        raise QueryError("topic: needs a number or a word of its label", vpos, q)
     return Field(name, value, prefix, t.pos)
 
 
@@ -338,16 +408,26 @@ def _number_range(raw: str, pos: int, q: str) -> Range:
         if s == "" and op == "..":
             return None
         if not re.fullmatch(r"\d+", s):
-            raise QueryError(f"expected a whole number, got {s!r}", at, q)
+            raise QueryError(f"expected a whole number, got {s[:20]!r}" + ("…" if len(s) > 20 else ""), at, q)
+        if len(s.lstrip("0")) > len(str(MAX_COUNT)) or int(s) > MAX_COUNT:
+            raise QueryError(f"number too large (counts go up to {MAX_COUNT})", at, q)
         return int(s)
 
-    x = num(a, pos + (len(op) if op != ".." else 0))
+    def after(x: int) -> int | None:  # the bound just above x (None: no count is larger)
+        return x + 1 if x < MAX_COUNT else None
+
+    at = pos + (len(op) if op != "=" or raw.startswith("=") else 0)
+    x = num(a, at if op != ".." else pos)
     if op == "..":
         y = num(b, pos + len(a) + 2)
-        return Range(x, None if y is None else y + 1)
+        if x is not None and y is not None and y < x:
+            raise QueryError("the range ends before it starts", pos, q)
+        return Range(x, None if y is None else after(y))
     assert x is not None
-    return {"=": Range(x, x + 1), ">": Range(x + 1, None), ">=": Range(x, None),
-            "<": Range(None, x), "<=": Range(None, x + 1)}[op]
+    if op == ">" and x == MAX_COUNT:
+        raise QueryError(f"no count is larger than {MAX_COUNT}", at, q)
+    return {"=": Range(x, after(x)), ">": Range(after(x), None), ">=": Range(x, None),
+            "<": Range(None, x), "<=": Range(None, after(x))}[op]
 
 
 def _date(s: str, at: int, q: str) -> tuple[datetime, bool]:
@@ -385,9 +465,40 @@ def parse(query: str) -> Node | None:
     """The syntax tree of ``query`` (None for an empty query: everything). Raises ``QueryError``."""
     if not isinstance(query, str):
         raise TypeError("query must be a string")
+    bad = _SURROGATE.search(query)
+    if bad:
+        raise QueryError("not valid UTF-8 text here (a byte that is not part of a character)", bad.start() + 1, query)
     if not query.strip():
         return None
     return _Parser(query).parse()
+
+
+_OPERATORS = ("AND", "OR", "NOT")
+_BEFORE = ("WORD", "PHRASE", "FIELD", ")")  # tokens that end a term
+_AFTER = ("WORD", "PHRASE", "FIELD", "(", "NOT")  # tokens that start one
+
+
+def warnings(query: str) -> list[QueryWarning]:
+    """What ``query`` probably does not mean (empty for a malformed query: its error comes first):
+    ``and``/``or``/``not`` in lower (or mixed) case between two terms are words to search for, and
+    ``near/3`` is too."""
+    try:
+        parse(query)
+    except QueryError:
+        return []
+    if not query.strip():
+        return []
+    toks = _tokens(query)
+    out = []
+    for prev, t, nxt in zip(toks, toks[1:], toks[2:], strict=False):
+        if t.kind != "WORD" or prev.kind not in _BEFORE or nxt.kind not in _AFTER:
+            continue
+        up = t.text.upper()
+        if up in _OPERATORS or re.fullmatch(r"NEAR/[0-9]{1,2}", up):
+            out.append(QueryWarning(
+                "lowercase-operator", f"{t.text!r} is searched as a word: did you mean {up}? Operators are "
+                f"upper case; write \"{t.text}\" in quotes to search the word", t.pos, query))
+    return out
 
 
 def fields_used(node: Node | None) -> set[str]:

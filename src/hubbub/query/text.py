@@ -1,10 +1,10 @@
 """Folding and the regular expressions that match words, prefixes, phrases and NEAR in folded text.
 
-Text and query terms are folded the same way: lower case, then accents stripped (Unicode NFD
-without marks, i.e. categories Mn, Mc, Me; DuckDB's ``strip_accents(lower(text))`` gives the same result, checked by
-the tests). Words match on word boundaries, written as explicit character classes (RE2's ``\\b`` only
-knows ASCII). Scripts written without spaces (Chinese, Japanese, Korean, Thai, Lao, Khmer, Myanmar)
-have no word boundaries to match: their characters match as substrings.
+Text and query terms are folded the same way (``hubbub.text.fold.fold``; in the store
+``hubbub.query.compile.folded``). Words match on word boundaries, written as explicit character
+classes (RE2's ``\\b`` only knows ASCII). Scripts written without spaces (Chinese, Japanese,
+Korean, Thai, Lao, Khmer, Myanmar) have no word boundaries to match: their characters match as
+substrings.
 
 The expressions are data for RE2 (DuckDB ``regexp_matches``; Spark's Java regex reads them the same
 way): every character of the user's text is escaped, and they are passed to the engine as literals.
@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import re
 import string
-import unicodedata
+
+from hubbub.text.fold import compat_class, compat_groups, compat_table, fold
 
 WORD = r"\p{L}\p{N}\p{M}_"
 SEP = f"[^{WORD}]"  # one character that is not part of a word
@@ -23,11 +24,8 @@ _SPACELESS = re.compile(
     "[\u0e00-\u0eff\u1000-\u109f\u1100-\u11ff\u1780-\u17ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf"
     "\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f\U00020000-\U0002fa1f]")
 _WORD_CHAR = re.compile(r"[\w]")
-
-
-def fold(text: str) -> str:
-    """Lower case without accents (the same as DuckDB ``strip_accents(lower(text))``)."""
-    return "".join(c for c in unicodedata.normalize("NFD", text.lower()) if unicodedata.category(c)[0] != "M")
+__all__ = ["chunks", "compat_class", "compat_groups", "compat_table", "escape", "fold", "near_regex",
+           "phrase_regex", "spaceless", "term_regex", "terms_regexes"]
 
 
 def escape(s: str) -> str:
@@ -57,6 +55,19 @@ def term_regex(term: str, prefix: bool = False) -> tuple[str, str | None]:
     if not left and not right:
         return f, None
     return f, f"{left}{escape(f)}{right}"
+
+
+def terms_regexes(terms: list[tuple[str, bool]]) -> list[str]:
+    """Regexes that together match where any of ``terms`` (word, prefix) matches as ``term_regex``
+    would: one per kind of boundary, the words an alternation (one regex to compile for a list of
+    1,000 words, not 1,000)."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for term, prefix in terms:
+        f = fold(term)
+        left = f"(?:^|{SEP})" if _bounded(f[0]) else ""
+        right = "" if prefix or not _bounded(f[-1]) else f"(?:{SEP}|$)"
+        groups.setdefault((left, right), []).append(escape(f))
+    return [f"{left}(?:{'|'.join(dict.fromkeys(bodies))}){right}" for (left, right), bodies in groups.items()]
 
 
 def _body(text: str, prefix: bool, phrase: bool) -> str:

@@ -15,12 +15,12 @@ language stopwords-iso lacks) in any list.
 from __future__ import annotations
 
 import re
-import unicodedata
 from functools import cache
 from typing import Any
 
 from hubbub.langcodes import DEPRECATED
 from hubbub.privacy import MENTION_RE
+from hubbub.text.fold import fold as fold_text
 
 _URL = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
 _WORD = re.compile(r"[^\W\d_](?:[\w'’\-]*[^\W_])?")
@@ -42,9 +42,9 @@ def base_lang(lang: str | None) -> str | None:
 
 
 def fold(token: str) -> str:
-    """Lower case without accents (stopwords-iso writes some languages unaccented, e.g. Greek)."""
-    token = token.lower().replace("’", "'")
-    return "".join(c for c in unicodedata.normalize("NFD", token) if not unicodedata.combining(c))
+    """``hubbub.text.fold.fold`` (the rule the query language matches by), with ``’`` read as ``'``
+    (stopwords-iso writes some languages unaccented, e.g. Greek)."""
+    return fold_text(token.replace("’", "'"))
 
 
 @cache

@@ -12,6 +12,7 @@ import typer
 from rich.text import Text
 
 from hubbub.api import EXPORT_FORMATS
+from hubbub.query import warnings
 from hubbub.serve.cli.common import (
     STATE,
     ChartOpt,
@@ -35,6 +36,16 @@ from hubbub.serve.cli.common import (
 
 QueryArg = Annotated[str, typer.Argument(metavar="QUERY", help="A query (docs/query.md); '' for every post.")]
 TEXT_WIDTH = 100
+
+
+def _warn(query: str, always: bool = False) -> list[dict[str, object]]:
+    """Print the query's warnings (``and``/``or``/``not`` in lower case ...) to stderr, with a caret;
+    return them as data. They change nothing: the query runs as written."""
+    found = warnings(query)
+    if always or not STATE["quiet"]:
+        for w in found:
+            err.print(Text(w.display(), style="yellow"))
+    return [w.to_dict() for w in found]
 
 
 def _print(table: pa.Table, as_json: bool, as_csv: bool, title: str) -> None:
@@ -64,6 +75,7 @@ def search_cmd(
     --json, --csv and --export carry the enrichment columns."""
     if export is not None and export.suffix.lstrip(".").lower() not in (*EXPORT_FORMATS, "ndjson"):
         _fail(f"{export}: unknown export format; use .csv, .parquet or .jsonl")
+    _warn(query)
     with _open(workspace, read_only=export is None) as hb, _user_errors():
         if export is not None:
             n = hb.export(export, dataset=dataset, query=query, enrichment=enrichment)
@@ -105,6 +117,7 @@ def trends_cmd(
 ) -> None:
     """Posts per hour, day or week matching a query, broken down by one dimension, with shares."""
     _check_chart(chart)
+    _warn(query)
     with _open(workspace, read_only=True, save_runs=save) as hb, _user_errors():
         series = hb.trends(query, interval=interval, by=by, dataset=dataset, top=top)
     if chart is not None:
@@ -117,15 +130,19 @@ def trends_cmd(
 
 @app.command("check-query")
 def check_query_cmd(query: QueryArg, as_json: JsonOpt = False, workspace: WorkspaceOpt = None) -> None:
-    """Check a query without running it (exit 0: fine, 2: a problem, shown with its column)."""
+    """Check a query without running it (exit 0: fine, 2: a problem, shown with its column). Warnings
+    (``or`` in lower case is a word, not OR) are shown too; they do not change the exit status."""
     with _open(workspace, read_only=True) as hb:
         problems = hb.validate_query(query)
     if as_json:
         sys.stdout.write(orjson.dumps({"ok": not problems, "problems": [
-            {k: p[k] for k in ("message", "position")} for p in problems]}).decode() + "\n")
+            {k: p[k] for k in ("message", "position")} for p in problems],
+            "warnings": [w.to_dict() for w in warnings(query)]}).decode() + "\n")
     elif problems:
         for p in problems:
             err.print(Text(p["display"], style="red"))
-    elif not STATE["quiet"]:
-        out.print("ok")
+    else:
+        _warn(query, always=True)
+        if not STATE["quiet"]:
+            out.print("ok")
     raise typer.Exit(2 if problems else 0)
