@@ -66,7 +66,9 @@ def expected_hits(con: duckdb.DuckDBPyConnection, layer: Layer, pairs: pa.Table,
     finally:
         con.unregister("_co_edges")
         con.execute("DROP TABLE _co_all")
-    return lam["lam"].to_numpy().astype(np.float64)
+    # rounded: DuckDB's parallel float sums differ in the last bits from run to run, which must not
+    # move an edge across the q-value threshold
+    return np.round(lam["lam"].to_numpy().astype(np.float64), 9)
 
 
 def p_values(hits: np.ndarray, lam: np.ndarray) -> np.ndarray:
