@@ -58,11 +58,11 @@ def spikes_cmd(
     with _open(workspace) as hb, _user_errors():
         res = hb.spikes(query, interval=interval, dataset=dataset, history_days=history_days, fdr=fdr,
                         min_count=min_count, min_ratio=min_ratio)
-    table = res.spikes if as_csv else res.spikes.select(["spike_id", "start", "end", "posts", "expected", "ratio",
-                                                          "q_value", "top_drivers"])
+    table = res.spikes if as_csv else res.spikes.select(["spike_id", "start", "end", "peak", "posts", "expected",
+                                                          "ratio", "accounts", "top10_share", "top_drivers"])
     _out(table, res.to_dict(), as_json, as_csv, f"spikes ({interval}; run {res.run_id})")
     if not as_json and not as_csv and res.spikes.num_rows:
-        cols = ["spike_id", "dimension", "label", "posts", "expected", "excess", "lift"]
+        cols = ["spike_id", "dimension", "label", "posts", "expected", "excess", "share_of_excess", "lift"]
         _emit(res.drivers.select(cols), False, "drivers")
         _emit(res.posts.select(["spike_id", "rank", "platform", "post_id", "text"]), False, "representative posts")
     if chart is not None:

@@ -129,9 +129,22 @@ def coordination(store: Store, dataset: str | None = None, query: str | None = N
         if context and clusters.num_rows:
             clusters = cluster_context(store, members, clusters, dataset, query)
     finally:
-        con.execute("DROP TABLE IF EXISTS _co_posts")
-        con.execute("DROP TABLE IF EXISTS _co_act")
-        con.execute("DROP TABLE IF EXISTS _co_near_items")
+        _drop_temp(con)
     res = CoordinationResult(edges, graph, members, clusters, params, n_posts)
     res.run_id = record_run(store, "coordination", params, res.counts())
     return res
+
+
+def coordinated_accounts(store: Store, expr: Any) -> pa.Table:
+    """(author_key, cluster) of the clusters found with the default parameters among the posts of the
+    Ibis expression ``expr`` (no context, no ``runs`` row: for other analyses, e.g. spike drivers)."""
+    load_posts(store, expr)
+    try:
+        return leiden_members(combined(build_edges(store.con, make_layers())), min_size=DEFAULT_MIN_CLUSTER)
+    finally:
+        _drop_temp(store.con)
+
+
+def _drop_temp(con: duckdb.DuckDBPyConnection) -> None:
+    for t in ("_co_posts", "_co_act", "_co_near_items"):
+        con.execute(f"DROP TABLE IF EXISTS {t}")
