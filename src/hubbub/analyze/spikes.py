@@ -60,6 +60,8 @@ from scipy import special
 from hubbub.analyze import drivers as drv
 from hubbub.analyze.aggregates import hourly
 from hubbub.analyze.runlog import record_run
+from hubbub.canonical import KEY_PATTERN
+from hubbub.privacy import KEY_PREFIX
 from hubbub.query.compile import Frame, aggregate_covers, compile_node
 from hubbub.query.parse import fields_used, parse
 from hubbub.store.store import Store
@@ -407,6 +409,7 @@ def _representatives(store: Store, posts: Any, p: SpikeParams, windows: pa.Table
         hits.append(vals.join(top_t, ["spike_id", "dimension", "value"]).select("spike_id", "platform", "post_id"))
     w = posts.mutate(bucket=posts.created_at.truncate(unit)).join(win, "bucket")
     w = w.select("spike_id", "platform", "post_id", "created_at", "text",
+                 _masked=w.text.fill_null("").re_replace(KEY_PATTERN, KEY_PREFIX),
                  repost=(w.kind == "repost").cast("int8"),
                  eng=w.likes.fill_null(0) + w.reposts.fill_null(0) + w.quotes.fill_null(0) + w.replies.fill_null(0))
     if hits:
@@ -421,7 +424,7 @@ def _representatives(store: Store, posts: Any, p: SpikeParams, windows: pa.Table
     return got.set_column(got.schema.get_field_index("text"), "text", text).cast(schema)
 
 
-_ORDER = [_.score.desc(), _.repost, _.eng.desc(), _.created_at, _.platform, _.post_id]
+_ORDER = [_.score.desc(), _.repost, _.eng.desc(), _.created_at, _.platform, _._masked, _.post_id]
 
 
 def _best(w: Any, k: int) -> Any:

@@ -10,7 +10,8 @@ only the link between which account acted on which item. Under it, two actions `
 probability ``c = sum_i p_i**2``, the collision probability of the item shares ``p_i`` in ``x``'s hour.
 
 For a pair with observed ``hits`` (matched action pairs within the window), the expected count is
-``lam = sum over all action pairs (x, y) of a and b within the window of c(hour of x)``, and the p-value
+``lam = sum over all action pairs (x, y) of a and b within the window of (c(hour of x) + c(hour of
+y)) / 2`` (symmetric in ``a`` and ``b``, so it does not matter which of the two is written first), and the p-value
 is the Poisson tail ``P(X >= hits | lam)``. A viral item makes up a large share of its hour, so ordinary
 accounts that happen to share it within the window are expected to (``lam`` close to ``hits``);
 a campaign's items are a small share of their hours, so repeated co-actions are improbable.
@@ -44,8 +45,8 @@ coll AS (
 ends AS (SELECT a AS u FROM _co_edges UNION SELECT b FROM _co_edges),
 acts AS (SELECT x.u, x.ts, x.ts // $3 AS b, coalesce(coll.coll, 0) AS c
          FROM _co_posts x SEMI JOIN ends ON x.u = ends.u LEFT JOIN coll ON coll.h = x.ts // $2),
-y AS (SELECT acts.u, acts.ts, acts.b + o.d AS bb FROM acts, (VALUES (-1), (0), (1)) o(d)),
-lam AS (SELECT e.idx, sum(x.c) AS lam
+y AS (SELECT acts.u, acts.ts, acts.c, acts.b + o.d AS bb FROM acts, (VALUES (-1), (0), (1)) o(d)),
+lam AS (SELECT e.idx, sum((x.c + y.c) / 2) AS lam
   FROM _co_edges e JOIN acts x ON x.u = e.a JOIN y ON y.u = e.b AND y.bb = x.b
   WHERE abs(x.ts - y.ts) <= $1 GROUP BY e.idx)
 SELECT coalesce(lam.lam, 0) AS lam FROM _co_edges e LEFT JOIN lam ON lam.idx = e.idx ORDER BY e.idx"""
