@@ -39,7 +39,7 @@ DIMENSIONS = ("kind", "topic", "hashtag", "domain", "cluster", "coordination", "
 ALL_DIMENSIONS = (*DIMENSIONS, "accounts")
 TOP_ACCOUNTS = 10
 OVER = 1.25
-SUMMARY_DRIVERS = 3
+SUMMARY_DRIVERS = 4
 MIN_EXPECTED = 0.1
 TEXT_CHARS = 200
 
