@@ -3,7 +3,8 @@ the share of the spike's excess they explain, and how concentrated the spike's a
 
 Dimensions (``DIMENSIONS``): ``kind`` (post, repost, reply, quote), ``topic``, ``hashtag``,
 ``domain``, ``cluster`` (near-duplicate text cluster), ``coordination`` (the coordinated-account
-cluster, from the default coordination analysis over the posts of the spikes' windows) and ``lang``.
+cluster: the caller passes the clusters, ``Hubbub.spikes`` those of the default coordination analysis
+over the posts of the spikes' windows) and ``lang``.
 
 For a spike with ``posts`` observed against ``expected`` (its excess ``E = posts - expected``) and a
 value ``v`` with ``o`` posts in the spike and ``r`` of the ``R`` posts of the reference window (the
@@ -68,18 +69,10 @@ def cluster_table(store: Store) -> pa.Table | None:
     """(platform, post_id, cluster_id) of the near-duplicate clusters, None without the step."""
     if not store.has_table("enrich_neardup"):
         return None
-    from hubbub.analyze.neardup import neardup_clusters
+    from hubbub.enrich.clusters import neardup_clusters
     from hubbub.enrich.steps.neardup import MIN_CHARS
 
     return neardup_clusters(store, min_chars=MIN_CHARS).select(["platform", "post_id", "cluster_id"])
-
-
-def coordination_table(store: Store, posts: Any) -> pa.Table | None:
-    """(author_key, cluster) of the coordinated-account clusters among ``posts``, None without any."""
-    from hubbub.analyze.coordination import coordinated_accounts
-
-    members = coordinated_accounts(store, posts)
-    return members if members.num_rows else None
 
 
 def dimension_values(store: Store, posts: Any, dim: str, clusters: pa.Table | None = None,

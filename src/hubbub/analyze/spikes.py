@@ -46,6 +46,7 @@ Deterministic (no sampling); every run writes a ``runs`` row (kind ``analysis:sp
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -55,11 +56,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from ibis import _
-from scipy import special
+from scipy import stats
 
 from hubbub.analyze import drivers as drv
 from hubbub.analyze.aggregates import hourly
 from hubbub.analyze.runlog import record_run
+from hubbub.analyze.significance import bh_qvalues
 from hubbub.canonical import KEY_PATTERN
 from hubbub.privacy import KEY_PREFIX
 from hubbub.query.compile import Frame, aggregate_covers, compile_node
@@ -85,7 +87,7 @@ class SpikeParams:
     top_drivers: int = 5
     min_driver_posts: int = 5
     representatives: int = 3
-    coordination: bool = True  # the ``coordination`` driver dimension (coordinated-account clusters)
+    coordination: bool = True  # the ``coordination`` driver dimension (when detect_spikes is given ``coordinated``)
 
     def check(self) -> None:
         if self.interval not in INTERVALS:
@@ -200,24 +202,11 @@ def upper_tail(counts: np.ndarray, expected: np.ndarray, alpha: float) -> np.nda
     counts = np.asarray(counts, np.float64)
     pos = np.maximum(counts, 1.0)  # P(X >= 0) = 1
     if alpha <= 1e-9:
-        p = special.gammainc(pos, expected)
+        p = stats.poisson.sf(pos - 1, expected)
     else:
         size = 1.0 / alpha
-        p = special.betainc(pos, size, expected / (size + expected))
+        p = stats.nbinom.sf(pos - 1, size, size / (size + expected))
     return np.where(counts <= 0, 1.0, p)
-
-
-def bh_qvalues(p: np.ndarray) -> np.ndarray:
-    """Benjamini-Hochberg adjusted p-values (NaN stays NaN)."""
-    q = np.full(p.shape, np.nan)
-    ok = np.flatnonzero(~np.isnan(p))
-    if ok.size == 0:
-        return q
-    order = ok[np.argsort(p[ok], kind="stable")]
-    m = order.size
-    adj = p[order] * m / np.arange(1, m + 1)
-    q[order] = np.minimum(1.0, np.minimum.accumulate(adj[::-1])[::-1])
-    return q
 
 
 def merge_runs(flags: np.ndarray, max_gap: int) -> list[tuple[int, int]]:
@@ -233,12 +222,14 @@ def merge_runs(flags: np.ndarray, max_gap: int) -> list[tuple[int, int]]:
 
 # -- the analysis ------------------------------------------------------------------------------
 def detect_spikes(store: Store, posts: Any, params: SpikeParams | None = None,
-                  selection: dict[str, Any] | None = None, span: tuple[datetime, datetime] | None = None
-                  ) -> SpikeResult:
+                  selection: dict[str, Any] | None = None, span: tuple[datetime, datetime] | None = None,
+                  coordinated: Callable[[Store, Any], pa.Table] | None = None) -> SpikeResult:
     """Spikes in the posts of the Ibis table ``posts`` (already filtered by the caller's query).
 
     ``span``: the first and last time of the collection the selection was taken from (e.g. the
-    dataset's), so that the days before a topic's first post count as zero instead of missing."""
+    dataset's), so that the days before a topic's first post count as zero instead of missing.
+    ``coordinated``: (store, posts) -> (author_key, cluster) of coordinated accounts among posts
+    (``analyze.coordination.coordinated_accounts``), for the ``coordination`` driver dimension."""
     p = params or SpikeParams()
     p.check()
     step, _ = INTERVALS[p.interval]
@@ -276,7 +267,8 @@ def detect_spikes(store: Store, posts: Any, params: SpikeParams | None = None,
         "spike_id": pa.array(np.where(spike_of > 0, spike_of, 0), pa.int64(), mask=spike_of < 0),
     })
     spikes = _spike_rows(groups, y, mu, q, base, times, step, p.interval)
-    drivers, conc, reps = _explain(store, posts, p, groups, times, y, mu, spike_of, agg)
+    drivers, conc, reps = _explain(store, posts, p, groups, times, y, mu, spike_of, agg,
+                                   coordinated if p.coordination else None)
     summary = drv.summary(drivers)
     spikes = _join_concentration(spikes, conc)
     spikes = spikes.append_column("top_drivers", pa.array([summary.get(i, "") for i in spikes["spike_id"].to_pylist()],
@@ -294,8 +286,8 @@ _CACHED = ("platform", "post_id", "created_at", "kind", "author_key", "text", "h
 
 
 def _explain(store: Store, posts: Any, p: SpikeParams, groups: list[tuple[int, int]], times: np.ndarray,
-             y: np.ndarray, mu: np.ndarray, spike_of: np.ndarray, agg: Any | None
-             ) -> tuple[pa.Table, pa.Table, pa.Table]:
+             y: np.ndarray, mu: np.ndarray, spike_of: np.ndarray, agg: Any | None,
+             coordinated: Callable[[Store, Any], pa.Table] | None) -> tuple[pa.Table, pa.Table, pa.Table]:
     """Drivers, account concentration and representative posts, reading the posts of the windows'
     time range once (cached)."""
     step, unit = INTERVALS[p.interval]
@@ -308,7 +300,8 @@ def _explain(store: Store, posts: Any, p: SpikeParams, groups: list[tuple[int, i
     hi = _ts(times[groups[-1][1]] + step)
     clusters = drv.cluster_table(store)
     inside = posts.filter((posts.created_at >= lo) & (posts.created_at < hi))
-    members = drv.coordination_table(store, inside) if p.coordination else None
+    members = coordinated(store, inside) if coordinated is not None else None
+    members = members if members is not None and members.num_rows else None
     cached = inside.select(*_CACHED).cache()
     try:
         drivers, conc = drv.explain(store, cached, unit, groups, windows, tot, p.top_drivers, p.min_driver_posts,

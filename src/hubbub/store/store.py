@@ -7,6 +7,7 @@ layout that ``Store.snapshot`` writes (``posts/dataset=<name>/day=<YYYY-MM-DD>/*
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +20,11 @@ import pyarrow as pa
 from hubbub.schema import POST_COLUMNS
 from hubbub.store.migrations import migrate
 from hubbub.store.workspace import Workspace
+
+
+class UnknownDataset(ValueError):
+    """A dataset name that is not in the workspace."""
+
 
 _ENGAGEMENT = ("likes", "reposts", "replies", "quotes", "views", "engagement_at")
 
@@ -89,6 +95,20 @@ class Store:
                 "(one dataset never mixes pseudonymised and raw handles)"
             )
 
+    def dataset_names(self) -> list[str]:
+        return [r[0] for r in self.con.execute("SELECT name FROM datasets ORDER BY name").fetchall()]
+
+    def check_dataset(self, name: str) -> None:
+        """UnknownDataset (a ValueError) naming the datasets that exist when ``name`` is not one of them
+        (names are exact: ``Ira`` is not ``ira``)."""
+        names = self.dataset_names()
+        if name in names:
+            return
+        close = [n for n in names if n.casefold() == name.casefold()] or difflib.get_close_matches(name, names, 1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        have = f"its datasets are {', '.join(map(repr, names))}" if names else "it has no datasets yet"
+        raise UnknownDataset(f"no dataset {name!r} in this workspace{hint}; {have}")
+
     def dataset_keeps_handles(self, name: str) -> bool | None:
         rows = self.con.execute("SELECT keep_handles FROM datasets WHERE name = ?", [name]).fetchall()
         row = rows[0] if rows else None
@@ -130,11 +150,13 @@ class Store:
         return int(after - before)
 
     # -- Parquet layout for other engines ------------------------------------------------------
-    def snapshot(self, out: Path) -> Path:
-        """Write posts as Parquet partitioned by dataset and UTC day (hive layout)."""
+    def snapshot(self, out: Path, posts: Any = None) -> Path:
+        """Write posts (or the rows of the Ibis expression ``posts``, one per post with ``dataset`` and
+        ``created_at``) as Parquet partitioned by dataset and UTC day (hive layout)."""
         out.mkdir(parents=True, exist_ok=True)
+        source = "posts" if posts is None else f"({self.ibis.compile(posts)})"  # SQL that Ibis made from code
         self.con.execute(
-            f"""COPY (SELECT *, strftime(created_at AT TIME ZONE 'UTC', '%Y-%m-%d') AS day FROM posts)
+            f"""COPY (SELECT *, strftime(created_at AT TIME ZONE 'UTC', '%Y-%m-%d') AS day FROM {source})
             TO '{_sql_path(out / "posts")}' (FORMAT PARQUET, PARTITION_BY (dataset, day),
             OVERWRITE_OR_IGNORE true, COMPRESSION zstd)"""
         )

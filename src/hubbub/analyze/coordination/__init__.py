@@ -29,12 +29,13 @@ from hubbub.analyze.coordination.layers import (
     Layer,
     account_order,
     fetch,
-    layer_pairs,
     load_posts,
 )
 from hubbub.analyze.coordination.near import DEFAULT_THRESHOLD
-from hubbub.analyze.coordination.null import DEFAULT_ALPHA, DEFAULT_BIN, bh_qvalues, expected_hits, p_values
+from hubbub.analyze.coordination.null import DEFAULT_ALPHA, DEFAULT_BIN, expected_hits, p_values
+from hubbub.analyze.coordination.pairs import layer_pairs
 from hubbub.analyze.runlog import record_run
+from hubbub.analyze.significance import bh_qvalues
 from hubbub.store.store import Store
 
 DEFAULT_LAYERS = EXACT_LAYERS  # ``near`` on request

@@ -69,15 +69,14 @@ def _topics(store: Store) -> dict[int, list[dict[str, Any]]] | None:
 
 def _spikes(store: Store, dataset: str | None, query: str | None) -> dict[int, list[dict[str, Any]]] | None:
     try:
-        from hubbub.analyze.spikes import SpikeParams, detect_spikes
+        from hubbub.analyze.spikes import detect_spikes
     except ImportError:
         return None
     from hubbub.query import select
 
     try:
-        # without the coordination drivers: they would run this analysis again, inside this one
-        res = detect_spikes(store, select(store, query, dataset), SpikeParams(coordination=False),
-                            selection={"dataset": dataset, "query": query, "for": "coordination"})
+        res = detect_spikes(store, select(store, query, dataset), selection={"dataset": dataset, "query": query,
+                                                                             "for": "coordination"})
     except ValueError:  # too little history to find spikes in
         return {}
     if res.spikes.num_rows == 0:

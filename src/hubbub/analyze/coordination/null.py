@@ -75,16 +75,3 @@ def expected_hits(con: duckdb.DuckDBPyConnection, layer: Layer, pairs: pa.Table,
 def p_values(hits: np.ndarray, lam: np.ndarray) -> np.ndarray:
     """Poisson upper tail P(X >= hits | lam); 0 when lam is 0 and hits > 0."""
     return np.asarray(poisson.sf(hits - 1, np.maximum(lam, 1e-300)), dtype=np.float64)
-
-
-def bh_qvalues(p: np.ndarray) -> np.ndarray:
-    """Benjamini-Hochberg adjusted p-values (q-values), in the order of ``p``."""
-    m = p.size
-    if m == 0:
-        return p.copy()
-    order = np.argsort(p, kind="stable")
-    ranked = p[order] * m / np.arange(1, m + 1)
-    q = np.minimum.accumulate(ranked[::-1])[::-1]
-    out = np.empty(m)
-    out[order] = np.minimum(q, 1.0)
-    return out

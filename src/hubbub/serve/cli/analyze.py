@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import typer
 
-from hubbub.serve.cli import (
+from hubbub.serve.cli.common import (
     ChartOpt,
     CsvOpt,
     DatasetOpt,

@@ -10,7 +10,7 @@ import orjson
 import pyarrow as pa
 import typer
 
-from hubbub.serve.cli import DatasetOpt, JsonOpt, WorkspaceOpt, _emit, _fail, _open, _user_errors, _wrote, app
+from hubbub.serve.cli.common import DatasetOpt, JsonOpt, WorkspaceOpt, _emit, _fail, _open, _user_errors, _wrote, app
 
 
 def _windows(values: list[str] | None) -> dict[str, float]:
