@@ -21,7 +21,7 @@ taken by their own excess (computed as for a value), make half of the spike's ex
 counted, never named.
 
 All drivers of a spike are ordered by ``share_of_excess``; the spike's ``top_drivers`` summary
-names the largest ones whose share of the spike's posts is at least ``OVER`` times their share of
+names the ``SUMMARY_DRIVERS`` largest whose share of the spike's posts is at least ``OVER`` times their share of
 the reference (values that merely follow the volume, such as the main language, are left out).
 """
 
