@@ -18,7 +18,7 @@ SRC = Path(hubbub.__file__).parent
 LAYERS: dict[str, int] = {
     # shared helpers, imported from anywhere
     "__init__": 0, "errors": 0, "schema": 0, "text": 0, "urls": 0, "privacy": 0, "parallel": 0, "synth": 0,
-    "plugins": 0, "langcodes": 0,
+    "plugins": 0, "langcodes": 0, "canonical": 0,
     "sources": 1,
     "store": 2,
     "ingest": 3,

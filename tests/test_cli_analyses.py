@@ -241,17 +241,18 @@ def test_spikes_json_csv_table_and_charts(ws, tmp_path):
 
 # -- topics, topic, narratives --------------------------------------------------------------------
 def test_topics_json_csv_and_charts(ws, tmp_path):
-    r = ok(ws, "topics", "-d", "emb", "--interval", "day", "--json", "--chart", str(tmp_path / "p.png"))
+    r = ok(ws, "topics", "-d", "emb", "--interval", "day", "--top", "0", "--json", "--chart", str(tmp_path / "p.png"))
     got = orjson.loads(r.stdout)
     with api(ws) as hb:
         res = hb.topic_evolution(None, interval="day", dataset="emb")
-    want = {"params": res.params, "topics": res.topics.to_pylist(), "series": res.series.to_pylist()}
+    want = {"params": res.params, "topics_found": res.topics.num_rows, "topics": res.topics.to_pylist(),
+            "series": res.series.to_pylist()}
     assert without_run(got) == as_json(want)
     assert len(got["topics"]) >= 2
     assert sum(t["posts"] for t in got["topics"]) <= 400
     assert_chart(tmp_path / "p.png")
 
-    r = ok(ws, "topics", "-d", "emb", "--interval", "day", "--csv", "--chart", str(tmp_path / "p.svg"))
+    r = ok(ws, "topics", "-d", "emb", "--interval", "day", "--top", "0", "--csv", "--chart", str(tmp_path / "p.svg"))
     header, rows = csv_rows(r.stdout)
     assert header == res.topics.column_names
     assert [int(x["topic_id"]) for x in rows] == res.topics["topic_id"].to_pylist()

@@ -65,6 +65,43 @@ def test_exports_hold_only_account_keys(ira, tmp_path):
         assert e["weight"] == e["weight_repost"] + e["weight_hashtag"]
 
 
+def test_gexf_and_graphml_nodes_carry_gephi_attributes(ira, tmp_path):
+    """Nodes carry posts, degree, first and last seen and cluster (checked against SQL over the same
+    IRA posts); no handle, since the dataset did not opt in."""
+    r = coordination(ira.store, dataset="ira", layers=("repost", "hashtag"), context=False)
+    cluster = dict(zip(r.members["author_key"].to_pylist(), r.members["cluster"].to_pylist(), strict=True))
+    truth = {x["author_key"]: x for x in ira.store.query(
+        "SELECT author_key, count(*) AS n, min(created_at) AS a, max(created_at) AS b FROM posts "
+        "WHERE dataset = 'ira' GROUP BY author_key").to_pylist()}
+    for name in ("net.gexf", "net.graphml"):
+        p = write_network(tmp_path / name, r.edges, r.members, r.params["layers"], accounts=r.accounts)
+        g = nx.read_gexf(p) if name.endswith("gexf") else nx.read_graphml(p)
+        assert g.number_of_nodes() > 10
+        for node, d in g.nodes(data=True):
+            t = truth[node]
+            assert int(d["posts"]) == t["n"] and int(d["degree"]) == g.degree(node) >= 1
+            assert d["first_seen"] == t["a"].isoformat().replace("+00:00", "Z")
+            assert d["last_seen"] == t["b"].isoformat().replace("+00:00", "Z")
+            assert int(d["cluster"]) == cluster.get(node, 0)
+            assert "handle" not in d
+        assert any(int(d["cluster"]) > 0 for _, d in g.nodes(data=True))
+
+
+def test_handles_in_the_network_only_where_the_dataset_opted_in(tmp_path):
+    import csv as _csv
+
+    src = shared(IRA)
+    with open(src, encoding="utf-8", newline="") as fh:
+        handles = {row["author_id"] for row in _csv.DictReader(fh)}
+    with Hubbub(tmp_path / "ws", create=True) as hb:
+        hb.import_files([src], dataset="open", keep_handles=True)
+        r = coordination(hb.store, dataset="open", layers=("repost", "hashtag"), context=False)
+        g = nx.read_gexf(write_network(tmp_path / "n.gexf", r.edges, r.members, r.params["layers"],
+                                       accounts=r.accounts))
+    got = [d.get("handle") for _, d in g.nodes(data=True)]
+    assert got and all(h in handles for h in got)  # the handles the dataset kept, as Gephi attributes
+
+
 def test_cli_json_and_gexf(ira, tmp_path):
     from hubbub.serve.cli import app
 

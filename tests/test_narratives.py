@@ -144,3 +144,64 @@ def test_coordinated_cluster_lists_the_narrative_it_carried(world):
     narr = world.narratives().narratives.to_pylist()[0]
     assert [(n["narrative_id"], n["posts"]) for n in clusters[0]["narratives"]] == [(narr["narrative_id"], 2)]
     assert clusters[0]["narratives"][0]["languages"] == ["en", "ru"]
+
+
+@pytest.fixture(scope="module")
+def short_posts(tmp_path_factory):
+    """IRA originals of 2016-10-01 .. 10-16: the first 300 whose language cannot be told (links with a
+    hashtag or a word: `#Красавицы https://t.co/…`, `Agree https://t.co/…`), every #Красавицы post, and
+    every 30th of the others."""
+    from hubbub.enrich.steps.lang import language_reliable
+
+    tmp = tmp_path_factory.mktemp("short")
+    dst = tmp / "short.csv"
+    weeks = ["tweets_week_2016-10-01.csv", "tweets_week_2016-10-03.csv", "tweets_week_2016-10-10.csv"]
+    n_bad = n_ok = 0
+    with open(dst, "w", encoding="utf-8", newline="") as out:
+        writer = None
+        for name in weeks:
+            with open(shared("ira-troll-tweets-2016-election-window/tweets/" + name), encoding="utf-8",
+                      newline="") as fh:
+                reader = csv.DictReader(fh)
+                writer = writer or csv.DictWriter(out, fieldnames=reader.fieldnames or [])
+                if out.tell() == 0:
+                    writer.writeheader()
+                for r in reader:
+                    if r["post_type"]:
+                        continue
+                    bad = not language_reliable(r["content"])
+                    if "Красавицы" in r["content"] or (bad and n_bad < 300):
+                        writer.writerow(r)
+                        n_bad += bad
+                    elif not bad and n_ok < 200 and (n_ok + n_bad) % 30 == 0:
+                        writer.writerow(r)
+                        n_ok += 1
+    hb = Hubbub(tmp / "ws", create=True)
+    hb.import_files([dst], dataset="short")
+    hb.enrich(["lang", "neardup", "embed"], workers=1)
+    yield hb
+    hb.close()
+
+
+def test_language_unreliable_texts_make_no_language_crossing(short_posts):
+    """Short link posts get a language from a hashtag or one word: noise. A narrative only crosses
+    languages when at least two languages come from texts whose language can be told."""
+    from hubbub.enrich.steps.lang import language_reliable
+
+    hb = short_posts
+    rows = hb.store.query("""SELECT p.post_id, p.text, l.lang, l.lang_score FROM posts p
+                             JOIN enrich_lang l USING (platform, post_id)""").to_pylist()
+    post = {r["post_id"]: r for r in rows}
+    noisy = [r for r in rows if not language_reliable(r["text"], r["lang_score"])]
+    assert len(noisy) >= 250 and len({r["lang"] for r in noisy}) >= 5  # the noise: many "languages"
+    res = hb.narratives(dataset="short")
+    members = res.members.to_pylist()
+    for n in res.narratives.to_pylist():
+        ids = [m["post_id"] for m in members if m["narrative_id"] == n["narrative_id"]]
+        told = {post[i]["lang"] for i in ids if language_reliable(post[i]["text"], post[i]["lang_score"])}
+        assert set(n["languages"]) == told - {"und"} and len(told - {"und"}) >= 2, n
+    spread = res.spread.to_pylist()
+    assert all(s["lang"] == "und" or s["lang"] in {n for x in res.narratives.to_pylist() for n in x["languages"]}
+               for s in spread)
+    every = hb.narratives(dataset="short", cross_only=False)
+    assert every.narratives.num_rows > res.narratives.num_rows  # the noisy ones are there, not as crossings

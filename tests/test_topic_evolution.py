@@ -8,6 +8,9 @@ every other post is an outlier (-1). Sentiment comes from the real ``sentiment``
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+import orjson
 import pyarrow as pa
 import pytest
 from conftest import shared
@@ -70,3 +73,49 @@ def test_query_and_missing_topics(hb, tmp_path):
     with Hubbub(tmp_path / "none", create=True) as empty:
         with pytest.raises(ValueError, match="--steps embed,topic"):
             empty.topic_evolution()
+
+
+def test_series_has_every_bucket_of_every_topic(hb):
+    """#BasementDwellers (topic 0) has no posts in many hours of 2016-10-01/02: the series carries those
+    hours with 0 posts, so the chart, JSON and CSV never join its points across empty hours."""
+    res = hb.topic_evolution(interval="hour", dataset="ira")
+    series = res.series.to_pylist()
+    hours = hb.store.query("SELECT date_trunc('hour', min(created_at)) AS a, date_trunc('hour', max(created_at)) AS b "
+                           "FROM posts").to_pylist()[0]
+    n_hours = (hours["b"] - hours["a"]) // timedelta(hours=1) + 1
+    for tid in (0, 1, 2):
+        rows = [s for s in series if s["topic_id"] == tid]
+        assert len(rows) == n_hours and len({r["bucket"] for r in rows}) == n_hours
+        zero = [r for r in rows if r["posts"] == 0]
+        assert all(r["share"] == 0 and r["sentiment"] is None for r in zero)
+        assert {r["label"] for r in rows} == {"_".join(TAGS[tid])}
+    zero0 = [r for r in series if r["topic_id"] == 0 and r["posts"] == 0]
+    assert len(zero0) > 5
+    t0 = next(t for t in res.topics.to_pylist() if t["topic_id"] == 0)
+    seen = [r["bucket"] for r in series if r["topic_id"] == 0 and r["posts"] > 0]
+    assert (t0["first_seen"], t0["last_seen"]) == (min(seen), max(seen))  # the zeros do not move them
+    assert sum(r["posts"] for r in series if r["topic_id"] == 0) == t0["posts"]
+
+
+def test_cli_top_min_size_and_compact_table(hb, tmp_path):
+    from typer.testing import CliRunner
+
+    from hubbub.serve.cli import app
+
+    def run(*args):
+        r = CliRunner().invoke(app, ["-w", str(hb.ws.path), "topics", "-d", "ira", "--interval", "day", *args])
+        assert r.exit_code == 0, r.output
+        return r.stdout
+
+    got = orjson.loads(run("--json", "--top", "2"))
+    assert [t["topic_id"] for t in got["topics"]] == [t["topic_id"] for t in
+                                                       hb.topic_evolution(interval="day", dataset="ira")
+                                                       .topics.to_pylist()][:2]
+    assert got["topics_found"] == 3 and {s["topic_id"] for s in got["series"]} == {t["topic_id"] for t in got["topics"]}
+    got = orjson.loads(run("--json", "--min-size", "45"))
+    assert got["topics"] and all(t["posts"] >= 45 for t in got["topics"]) and len(got["topics"]) < 3
+    table = run()
+    head = next(line for line in table.splitlines() if "topic_id" in line)
+    assert "label" in head and "trend" in head and "q_emerging" not in head and "earlier_posts" not in head
+    run("--top", "1", "--chart", str(tmp_path / "t.svg"))
+    assert (tmp_path / "t.svg").stat().st_size > 0

@@ -215,13 +215,15 @@ class Hubbub:
         """Spikes of the posts matching ``query`` against an hour-of-day x weekday baseline, with drivers
         and representative posts (docs/analyses.md): a ``SpikeResult``; ``params``: the fields of
         ``hubbub.analyze.spikes.SpikeParams`` (history_days, fdr, min_count, min_ratio, ...)."""
+        from hubbub.analyze.coordination import coordinated_accounts
         from hubbub.analyze.spikes import SpikeParams, detect_spikes
         from hubbub.query import select
 
         p = SpikeParams(interval=interval, **params)
         p.check()
         return detect_spikes(self.store, select(self.store, query, dataset), p,
-                             selection={"query": query, "dataset": dataset}, span=self._span(dataset))
+                             selection={"query": query, "dataset": dataset}, span=self._span(dataset),
+                             coordinated=coordinated_accounts)
 
     def narratives(self, query: str | None = None, dataset: str | None = None, **params: Any) -> Any:
         """Near-duplicate clusters and posts with the same content across languages and platforms, linked

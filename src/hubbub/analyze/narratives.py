@@ -16,7 +16,10 @@ children eat the trees in Haiti", tests/test_narratives.py) scores 0.56; hand tr
 
 Per narrative: posts, units, languages and platforms, the first time seen on each platform and in
 each language, the origin (platform and language of the earliest post) and a representative text
-per language (the earliest). Language: ``lang`` step where it ran, else the declared language.
+per language (the earliest). Language: ``lang`` step where it ran, else the declared language, and
+only where it is reliable (``hubbub.enrich.steps.lang.language_reliable``: enough letters besides
+links, mentions and hashtags, confident enough); other posts count as ``und`` and never make a
+language crossing (a link with a hashtag, ``#Красавицы https://t.co/…``, got any of 15 languages).
 
 Cost: all-pairs similarity over the units in blocks (``max_units`` largest units, default 5,000:
 the rest are reported as left out). Deterministic; every run writes a ``runs`` row.
@@ -27,15 +30,19 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import ibis
 import numpy as np
 import pyarrow as pa
 
 from hubbub.analyze.runlog import record_run
+from hubbub.canonical import post_order_ibis
 from hubbub.enrich.clusters import components
+from hubbub.enrich.steps.lang import language_reliable
 from hubbub.store.store import Store
 
 TEXT_CHARS = 200
 BLOCK = 2048
+UND = "und"
 
 
 @dataclass(frozen=True)
@@ -88,16 +95,20 @@ def _posts_with_vectors(store: Store, posts: Any) -> pa.Table:
     if emb is None:
         raise ValueError("no embeddings yet: run `hubbub enrich --steps lang,neardup,embed` first")
     emb = emb.filter(emb.embedding.notnull()).select("platform", "post_id", "embedding")
-    base = posts.select("platform", "post_id", "created_at", "text", "lang_declared")
+    base = posts.select("platform", "post_id", "created_at", "text", "kind", "lang_declared")
     lang = current_rows(store, "enrich_lang", "lang")
     if lang is not None:
-        base = base.left_join(lang.select("platform", "post_id", "lang"), ["platform", "post_id"])
+        base = base.left_join(lang.select("platform", "post_id", "lang", "lang_score"), ["platform", "post_id"])
         base = base.mutate(lang=base.lang.fill_null(base.lang_declared))
     else:
-        base = base.mutate(lang=base.lang_declared)
+        base = base.mutate(lang=base.lang_declared, lang_score=ibis.null("float32"))
     j = base.join(emb, ["platform", "post_id"])
-    j = j.select("platform", "post_id", "created_at", "text", "lang", "embedding")
-    return store.to_arrow(j.order_by(["created_at", "platform", "post_id"]))
+    j = j.select("platform", "post_id", "created_at", "text", "kind", "lang", "lang_score", "embedding")
+    t = store.to_arrow(j.order_by(post_order_ibis(j)))
+    reliable = [language_reliable(x, sc) for x, sc in zip(t["text"].to_pylist(), t["lang_score"].to_pylist(),
+                                                           strict=True)]
+    langs = [lg if ok and lg and lg != UND else UND for lg, ok in zip(t["lang"].to_pylist(), reliable, strict=True)]
+    return t.set_column(t.schema.get_field_index("lang"), "lang", pa.array(langs, pa.string()))
 
 
 def _unit_of(store: Store, table: pa.Table) -> np.ndarray:
@@ -200,10 +211,10 @@ def _describe(t: pa.Table, comp: np.ndarray, unit: np.ndarray, cross_only: bool
     for idx in members.values():
         units = len({int(unit[i]) for i in idx})
         plats = sorted({rows[i]["platform"] for i in idx})
-        langs = sorted({rows[i]["lang"] or "?" for i in idx})
+        langs = sorted({rows[i]["lang"] for i in idx} - {UND})  # languages it is known to be told in
         if units < 2 or (cross_only and len(plats) < 2 and len(langs) < 2):
             continue
-        head = rows[idx[0]]  # posts are in (created_at, platform, post_id) order
+        head = rows[idx[0]]  # posts are in content order (hubbub.canonical)
         nid = f"{head['platform']}:{head['post_id']}"
         narr.append({"narrative_id": nid, "posts": len(idx), "units": units, "platforms": plats, "languages": langs,
                      "origin_platform": head["platform"], "origin_lang": head["lang"],
@@ -214,7 +225,7 @@ def _describe(t: pa.Table, comp: np.ndarray, unit: np.ndarray, cross_only: bool
         seen: dict[tuple[str, str], dict[str, Any]] = {}
         for i in idx:
             r = rows[i]
-            key = (r["platform"], r["lang"] or "?")
+            key = (r["platform"], r["lang"])
             if key not in seen:
                 seen[key] = {"narrative_id": nid, "platform": key[0], "lang": key[1], "posts": 0,
                              "first_seen": r["created_at"], "post_id": r["post_id"], "text": _short(r["text"])}

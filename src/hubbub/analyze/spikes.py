@@ -18,13 +18,18 @@
    buckets get Benjamini-Hochberg q-values; a bucket is significant when ``q <= fdr``, it holds at
    least ``min_count`` posts and at least ``min_ratio`` times its expected count.
 4. **Spikes**: significant buckets at most ``max_gap`` buckets apart are merged into one spike.
-5. **Drivers**: for each spike and each dimension (topic, hashtag, domain, near-duplicate cluster,
-   language) the posts carrying a value in the spike are compared with the value's own baseline:
-   its share of the posts in the reference window (the ``history_days`` before the spike, less
-   the buckets of other spikes) times the spike's expected volume. Values with at least
-   ``min_driver_posts`` posts and ``lift = (posts + 1) / (expected + 1) >= min_ratio`` are ranked by
-   excess (posts - expected); p-value: Poisson upper tail at the expected count (for reading, not
-   used to rank). Hashtags are compared case-insensitively.
+5. **Drivers** (``analyze.drivers``): for each spike and each dimension (post kind, topic, hashtag,
+   domain, near-duplicate cluster, coordinated-account cluster, language) the posts carrying a
+   value in the spike are compared with the value's own baseline: its share of the posts in the
+   reference window (the ``history_days`` before the spike, less the buckets of other spikes) times
+   the spike's expected volume. Values with at least ``min_driver_posts`` posts and ``lift =
+   (posts + 1) / (expected + 1) >= min_ratio`` are kept, the largest excesses (posts - expected)
+   of each dimension; each carries ``share_of_excess`` (its excess / the spike's excess) and all of
+   a spike's drivers are ranked by it. Account concentration: accounts posting, the top 10
+   accounts' share of the posts and how many accounts make half the excess (counts only).
+   p-value: Poisson upper tail at the expected count (for reading, not used to rank). Hashtags are
+   compared case-insensitively. A spike of several buckets reports its ``peak`` (the bucket of the
+   largest excess) with ``peak_posts`` and ``peak_expected``.
 6. **Representative posts**: posts of the spike carrying the most of its top drivers (hashtags,
    domains, clusters, topics), originals before reposts, then by engagement and time; one per text.
 
@@ -41,6 +46,7 @@ Deterministic (no sampling); every run writes a ``runs`` row (kind ``analysis:sp
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -52,9 +58,12 @@ import pyarrow.compute as pc
 from ibis import _
 from scipy import stats
 
+from hubbub.analyze import drivers as drv
 from hubbub.analyze.aggregates import hourly
 from hubbub.analyze.runlog import record_run
 from hubbub.analyze.significance import bh_qvalues
+from hubbub.canonical import KEY_PATTERN
+from hubbub.privacy import KEY_PREFIX
 from hubbub.query.compile import Frame, aggregate_covers, compile_node
 from hubbub.query.parse import fields_used, parse
 from hubbub.store.store import Store
@@ -62,9 +71,8 @@ from hubbub.store.store import Store
 HOUR_US = 3_600_000_000
 DAY_US = 24 * HOUR_US
 INTERVALS = {"hour": (HOUR_US, "h"), "day": (DAY_US, "D")}
-DIMENSIONS = ("topic", "hashtag", "domain", "cluster", "lang")
-MIN_EXPECTED = 0.1
-TEXT_CHARS = 200
+DIMENSIONS = drv.ALL_DIMENSIONS
+MIN_EXPECTED = drv.MIN_EXPECTED
 
 
 @dataclass(frozen=True)
@@ -79,6 +87,7 @@ class SpikeParams:
     top_drivers: int = 5
     min_driver_posts: int = 5
     representatives: int = 3
+    coordination: bool = True  # the ``coordination`` driver dimension (when detect_spikes is given ``coordinated``)
 
     def check(self) -> None:
         if self.interval not in INTERVALS:
@@ -213,12 +222,14 @@ def merge_runs(flags: np.ndarray, max_gap: int) -> list[tuple[int, int]]:
 
 # -- the analysis ------------------------------------------------------------------------------
 def detect_spikes(store: Store, posts: Any, params: SpikeParams | None = None,
-                  selection: dict[str, Any] | None = None, span: tuple[datetime, datetime] | None = None
-                  ) -> SpikeResult:
+                  selection: dict[str, Any] | None = None, span: tuple[datetime, datetime] | None = None,
+                  coordinated: Callable[[Store, Any], pa.Table] | None = None) -> SpikeResult:
     """Spikes in the posts of the Ibis table ``posts`` (already filtered by the caller's query).
 
     ``span``: the first and last time of the collection the selection was taken from (e.g. the
-    dataset's), so that the days before a topic's first post count as zero instead of missing."""
+    dataset's), so that the days before a topic's first post count as zero instead of missing.
+    ``coordinated``: (store, posts) -> (author_key, cluster) of coordinated accounts among posts
+    (``analyze.coordination.coordinated_accounts``), for the ``coordination`` driver dimension."""
     p = params or SpikeParams()
     p.check()
     step, _ = INTERVALS[p.interval]
@@ -256,8 +267,10 @@ def detect_spikes(store: Store, posts: Any, params: SpikeParams | None = None,
         "spike_id": pa.array(np.where(spike_of > 0, spike_of, 0), pa.int64(), mask=spike_of < 0),
     })
     spikes = _spike_rows(groups, y, mu, q, base, times, step, p.interval)
-    drivers, reps = _explain(store, posts, p, groups, times, y, mu, spike_of, agg)
-    summary = _driver_summary(drivers)
+    drivers, conc, reps = _explain(store, posts, p, groups, times, y, mu, spike_of, agg,
+                                   coordinated if p.coordination else None)
+    summary = drv.summary(drivers)
+    spikes = _join_concentration(spikes, conc)
     spikes = spikes.append_column("top_drivers", pa.array([summary.get(i, "") for i in spikes["spike_id"].to_pylist()],
                                                           pa.string()))
     params_rec = {"analysis": "spikes", **asdict(p), "selection": selection or {}, "seed": None,
@@ -268,26 +281,44 @@ def detect_spikes(store: Store, posts: Any, params: SpikeParams | None = None,
     return SpikeResult(series, spikes, drivers, reps, alpha, params_rec, run_id)
 
 
-_CACHED = ("platform", "post_id", "created_at", "kind", "text", "hashtags", "domains", "lang_declared", "likes",
-           "reposts", "quotes", "replies")
+_CACHED = ("platform", "post_id", "created_at", "kind", "author_key", "text", "hashtags", "domains",
+           "lang_declared", "likes", "reposts", "quotes", "replies")
 
 
 def _explain(store: Store, posts: Any, p: SpikeParams, groups: list[tuple[int, int]], times: np.ndarray,
-             y: np.ndarray, mu: np.ndarray, spike_of: np.ndarray, agg: Any | None) -> tuple[pa.Table, pa.Table]:
-    """Drivers and representative posts, reading the posts of the windows' time range once (cached)."""
+             y: np.ndarray, mu: np.ndarray, spike_of: np.ndarray, agg: Any | None,
+             coordinated: Callable[[Store, Any], pa.Table] | None) -> tuple[pa.Table, pa.Table, pa.Table]:
+    """Drivers, account concentration and representative posts, reading the posts of the windows'
+    time range once (cached)."""
+    step, unit = INTERVALS[p.interval]
+    windows, tot = drv.windows(groups, times, y, mu, spike_of, p.history_days * (DAY_US // step))
     if not groups:  # empty tables
-        drivers, windows = _drivers(store, posts, p, groups, times, y, mu, spike_of, None, agg)
-        return drivers, _representatives(store, posts, p, windows, drivers, None)
-    step = INTERVALS[p.interval][0]
+        drivers, conc = drv.explain(store, posts, unit, groups, windows, tot, p.top_drivers, p.min_driver_posts,
+                                    p.min_ratio)
+        return drivers, conc, _representatives(store, posts, p, windows, drivers, None)
     lo = _ts(times[max(0, groups[0][0] - p.history_days * (DAY_US // step))])
     hi = _ts(times[groups[-1][1]] + step)
-    clusters = _cluster_table(store)
-    cached = posts.filter((posts.created_at >= lo) & (posts.created_at < hi)).select(*_CACHED).cache()
+    clusters = drv.cluster_table(store)
+    inside = posts.filter((posts.created_at >= lo) & (posts.created_at < hi))
+    members = coordinated(store, inside) if coordinated is not None else None
+    members = members if members is not None and members.num_rows else None
+    cached = inside.select(*_CACHED).cache()
     try:
-        drivers, windows = _drivers(store, cached, p, groups, times, y, mu, spike_of, clusters, agg)
-        return drivers, _representatives(store, cached, p, windows, drivers, clusters)
+        drivers, conc = drv.explain(store, cached, unit, groups, windows, tot, p.top_drivers, p.min_driver_posts,
+                                    p.min_ratio, clusters, members, agg)
+        return drivers, conc, _representatives(store, cached, p, windows, drivers, clusters)
     finally:
         _release(store, cached)
+
+
+def _join_concentration(spikes: pa.Table, conc: pa.Table) -> pa.Table:
+    """The spikes with their account concentration columns (null where no account posted)."""
+    by = {r["spike_id"]: r for r in conc.to_pylist()}
+    for f in drv.CONCENTRATION_SCHEMA:
+        if f.name != "spike_id":
+            vals = [by.get(i, {}).get(f.name) for i in spikes["spike_id"].to_pylist()]
+            spikes = spikes.append_column(f, pa.array(vals, f.type))
+    return spikes
 
 
 def _release(store: Store, cached: Any) -> None:
@@ -331,201 +362,18 @@ def _spike_rows(groups: list[tuple[int, int]], y: np.ndarray, mu: np.ndarray, q:
         if interval == "hour":
             why += f" x {day:%H}h share {base['hour_share'][peak]:.3f}"
         rows.append({"spike_id": k + 1, "start": _ts(times[a]), "end": _ts(times[b] + step), "peak": day,
-                     "buckets": b - a + 1, "posts": int(obs), "expected": round(exp, 1),
+                     "buckets": b - a + 1,
+                     "peak_posts": int(y[peak]), "peak_expected": round(float(mu[peak]), 1),
+                     "posts": int(obs), "expected": round(exp, 1),
                      "excess": round(obs - exp, 1), "ratio": round(obs / exp, 2) if exp > 0 else None,
                      "q_value": float(np.nanmin(q[seg])), "baseline": why})
     schema = pa.schema([("spike_id", pa.int64()), ("start", pa.timestamp("us", tz="UTC")),
                         ("end", pa.timestamp("us", tz="UTC")), ("peak", pa.timestamp("us", tz="UTC")),
-                        ("buckets", pa.int64()), ("posts", pa.int64()), ("expected", pa.float64()),
+                        ("buckets", pa.int64()), ("peak_posts", pa.int64()), ("peak_expected", pa.float64()),
+                        ("posts", pa.int64()), ("expected", pa.float64()),
                         ("excess", pa.float64()), ("ratio", pa.float64()), ("q_value", pa.float64()),
                         ("baseline", pa.string())])
     return pa.Table.from_pylist(rows, schema=schema)
-
-
-# -- drivers -----------------------------------------------------------------------------------
-def _cluster_table(store: Store) -> pa.Table | None:
-    if not store.has_table("enrich_neardup"):
-        return None
-    from hubbub.enrich.clusters import neardup_clusters
-    from hubbub.enrich.steps.neardup import MIN_CHARS
-
-    return neardup_clusters(store, min_chars=MIN_CHARS).select(["platform", "post_id", "cluster_id"])
-
-
-def dimension_values(store: Store, posts: Any, dim: str, clusters: pa.Table | None = None) -> Any | None:
-    """Ibis table (platform, post_id, created_at, value) of a post's values of one dimension (one row
-    per distinct value of a post), or None when the dimension is not available in the store."""
-    base = posts.select("platform", "post_id", "created_at", "hashtags", "domains", "lang_declared")
-    if dim == "hashtag":
-        return base.select("platform", "post_id", "created_at",
-                           value=base.hashtags.map(lambda h: h.lower()).unique().unnest())
-    if dim == "domain":
-        return base.select("platform", "post_id", "created_at", value=base.domains.unique().unnest())
-    if dim == "lang":
-        if store.has_table("enrich_lang"):
-            lang = store.table("enrich_lang").select("platform", "post_id", "lang")
-            j = base.left_join(lang, ["platform", "post_id"])
-            out = j.select("platform", "post_id", "created_at", value=j.lang.fill_null(j.lang_declared))
-        else:
-            out = base.select("platform", "post_id", "created_at", value=base.lang_declared)
-        return out.filter(out.value.notnull())
-    if dim == "topic":
-        if not store.has_table("enrich_topic"):
-            return None
-        t = store.table("enrich_topic")
-        t = t.filter(t.topic_id != -1).select("platform", "post_id", "topic_id")
-        j = base.join(t, ["platform", "post_id"])
-        return j.select("platform", "post_id", "created_at", value=j.topic_id.cast("string"))
-    if dim == "cluster":
-        if clusters is None or clusters.num_rows == 0:
-            return None
-        j = base.join(ibis.memtable(clusters), ["platform", "post_id"])
-        return j.select("platform", "post_id", "created_at", value=j.cluster_id)
-    raise ValueError(f"unknown dimension {dim!r}; choose from {', '.join(DIMENSIONS)}")
-
-
-def _windows(p: SpikeParams, groups: list[tuple[int, int]], times: np.ndarray, y: np.ndarray, mu: np.ndarray,
-             spike_of: np.ndarray) -> tuple[pa.Table, dict[tuple[int, str], tuple[float, float]]]:
-    """(spike_id, bucket, role): each spike's own buckets and its reference buckets (the history
-    before it, less the buckets of any spike); and per (spike_id, role) the posts and expected posts."""
-    per_day = DAY_US // INTERVALS[p.interval][0]
-    ids, buckets, roles = [], [], []
-    totals: dict[tuple[int, str], tuple[float, float]] = {}
-    for k, (a, b) in enumerate(groups):
-        ref = np.arange(max(0, a - p.history_days * per_day), a)
-        ref = ref[spike_of[ref] < 0]
-        for idx, role in ((np.arange(a, b + 1), "spike"), (ref, "ref")):
-            ids.append(np.full(idx.size, k + 1, np.int64))
-            buckets.append(times[idx])
-            roles.extend([role] * idx.size)
-            totals[(k + 1, role)] = (float(y[idx].sum()), float(np.nansum(mu[idx])))
-    table = pa.table({"spike_id": pa.array(np.concatenate(ids), pa.int64()),
-                      "bucket": pa.array(np.concatenate(buckets), pa.int64()).cast(pa.timestamp("us")),
-                      "role": pa.array(roles, pa.string())})
-    return table, totals
-
-
-def _current_only(store: Store, table: str, step: str) -> bool:
-    """Whether every row of an enrichment table is of the step's current version (then the hourly
-    aggregate, which counts current rows only, counts the same posts as ``dimension_values``)."""
-    from hubbub.enrich.registry import all_steps
-
-    t = store.table(table)
-    s = all_steps().get(step)
-    if s is None or "step_version" not in t.columns:
-        return True
-    stale = t.filter(t.step_version.isnull() | (t.step_version != s.version))
-    return store.to_arrow(stale.aggregate(n=stale.count()))["n"][0].as_py() == 0
-
-
-def bucket_values(store: Store, posts: Any, dim: str, interval: str, clusters: pa.Table | None = None,
-                  agg: Any | None = None) -> Any | None:
-    """Ibis table (bucket, value, n): the posts per UTC bucket carrying each value of a dimension, from
-    the hourly aggregate ``agg`` for language and topic when it counts the same posts, else from
-    ``dimension_values``; None when the dimension is not available."""
-    unit = INTERVALS[interval][1]
-    col = {"lang": "lang", "topic": "topic_id"}.get(dim)
-    source = {"lang": ("enrich_lang", "lang"), "topic": ("enrich_topic", "topic")}.get(dim)
-    if dim == "topic" and not store.has_table("enrich_topic"):
-        return None
-    if agg is not None and col is not None and source is not None and (
-            not store.has_table(source[0]) or _current_only(store, *source)):
-        a = agg.filter(agg[col].notnull() & (agg[col] != -1) if dim == "topic" else agg[col].notnull())
-        return a.group_by(bucket=a.hour.truncate(unit), value=a[col].cast("string")).aggregate(
-            n=a.posts.sum().cast("int64"))
-    vals = dimension_values(store, posts, dim, clusters)
-    if vals is None:
-        return None
-    return vals.group_by(bucket=vals.created_at.truncate(unit), value=vals.value).aggregate(n=vals.count())
-
-
-def window_counts(vals: Any, win: Any, min_posts: int) -> Any:
-    """(spike_id, role, value, n) from (bucket, value, n) rows and the windows table, for the values
-    with at least ``min_posts`` posts in the spike (the others cannot be drivers)."""
-    j = vals.join(win, "bucket")
-    c = j.group_by(["spike_id", "role", "value"]).aggregate(n=j.n.sum().cast("int64"))
-    hot = c.filter((c.role == "spike") & (c.n >= min_posts)).select("spike_id", "value")
-    return c.semi_join(hot, ["spike_id", "value"])
-
-
-def _drivers(store: Store, posts: Any, p: SpikeParams, groups: list[tuple[int, int]], times: np.ndarray,
-             y: np.ndarray, mu: np.ndarray, spike_of: np.ndarray, clusters: pa.Table | None,
-             agg: Any | None = None) -> tuple[pa.Table, pa.Table]:
-    """Top drivers per spike and dimension, and the spike/reference windows table."""
-    schema = pa.schema([("spike_id", pa.int64()), ("dimension", pa.string()), ("rank", pa.int64()),
-                        ("value", pa.string()), ("label", pa.string()), ("posts", pa.int64()),
-                        ("expected", pa.float64()), ("excess", pa.float64()), ("lift", pa.float64()),
-                        ("p_value", pa.float64())])
-    if not groups:
-        return schema.empty_table(), pa.table({"spike_id": pa.array([], pa.int64())})
-    windows, tot = _windows(p, groups, times, y, mu, spike_of)
-    win = ibis.memtable(windows)
-    rows: list[dict[str, Any]] = []
-    for dim in DIMENSIONS:
-        vals = bucket_values(store, posts, dim, p.interval, clusters, agg)
-        if vals is None:
-            continue
-        counts = store.to_arrow(window_counts(vals, win, p.min_driver_posts)).to_pandas()
-        if counts.empty:
-            continue
-        wide = counts.pivot_table(index=["spike_id", "value"], columns="role", values="n", fill_value=0)
-        for sid, g in wide.groupby(level=0):
-            obs = g["spike"].to_numpy(float) if "spike" in g else np.zeros(len(g))
-            ref = g["ref"].to_numpy(float) if "ref" in g else np.zeros(len(g))
-            ref_total = tot[(int(sid), "ref")][0]
-            spike_exp = tot[(int(sid), "spike")][1]
-            exp = ref / ref_total * spike_exp if ref_total > 0 else np.zeros(len(g))
-            lift = (obs + 1) / (exp + 1)
-            keep = (obs >= p.min_driver_posts) & (lift >= p.min_ratio)
-            values = g.index.get_level_values(1).to_numpy()[keep]
-            o, e, lf = obs[keep], exp[keep], lift[keep]
-            order = np.lexsort((values, -(o - e)))[:p.top_drivers]
-            pv = upper_tail(o[order], np.maximum(e[order], MIN_EXPECTED), 0.0)
-            for r, (i, pval) in enumerate(zip(order, pv, strict=True)):
-                rows.append({"spike_id": int(sid), "dimension": dim, "rank": r + 1, "value": str(values[i]),
-                             "label": None, "posts": int(o[i]), "expected": round(float(e[i]), 2),
-                             "excess": round(float(o[i] - e[i]), 2), "lift": round(float(lf[i]), 2),
-                             "p_value": float(pval)})
-    labels = _labels(store, rows)
-    for r in rows:
-        r["label"] = labels.get((r["dimension"], r["value"]), r["value"])
-    rows.sort(key=lambda r: (r["spike_id"], DIMENSIONS.index(r["dimension"]), r["rank"]))
-    return pa.Table.from_pylist(rows, schema=schema), windows
-
-
-def _labels(store: Store, rows: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
-    """Readable labels: a topic's label, a cluster's first text (truncated), '#tag' for hashtags."""
-    out: dict[tuple[str, str], str] = {}
-    topics = sorted({r["value"] for r in rows if r["dimension"] == "topic"})
-    if topics and store.has_table("topics"):
-        t = store.table("topics")
-        got = store.to_arrow(t.filter(t.topic_id.cast("string").isin(topics)).select("topic_id", "label"))
-        out.update({("topic", str(a)): str(b) for a, b in zip(got["topic_id"].to_pylist(), got["label"].to_pylist(),
-                                                              strict=True)})
-    roots = sorted({r["value"] for r in rows if r["dimension"] == "cluster"})
-    if roots:
-        posts = store.table("posts")
-        key = posts.platform.concat(":", posts.post_id)
-        got = store.to_arrow(posts.filter(key.isin(roots)).select(key=key, text=posts.text))
-        out.update({("cluster", k): _short(t) for k, t in zip(got["key"].to_pylist(), got["text"].to_pylist(),
-                                                               strict=True)})
-    out.update({("hashtag", r["value"]): "#" + r["value"] for r in rows if r["dimension"] == "hashtag"})
-    return out
-
-
-def _short(text: str | None, n: int = TEXT_CHARS) -> str:
-    t = " ".join((text or "").split())
-    return t if len(t) <= n else t[:n - 1] + "…"
-
-
-def _driver_summary(drivers: pa.Table) -> dict[int, str]:
-    """Per spike, the top driver of each dimension: 'hashtag #x (+123); domain y (+45)'."""
-    out: dict[int, list[str]] = {}
-    for d in drivers.to_pylist():
-        if d["rank"] == 1:
-            label = d["label"] if d["dimension"] != "cluster" else _short(d["label"], 40)
-            out.setdefault(d["spike_id"], []).append(f"{d['dimension']} {label} (+{d['excess']:,.0f})")
-    return {k: "; ".join(v) for k, v in out.items()}
 
 
 # -- representative posts ----------------------------------------------------------------------
@@ -545,7 +393,7 @@ def _representatives(store: Store, posts: Any, p: SpikeParams, windows: pa.Table
     hits = []
     inside = posts.mutate(bucket=posts.created_at.truncate(unit)).semi_join(win, "bucket").drop("bucket")
     for dim in sorted(set(top["dimension"].to_pylist())):
-        vals = dimension_values(store, inside, dim, clusters)
+        vals = drv.dimension_values(store, inside, dim, clusters)
         if vals is None:
             continue
         vals = vals.filter(vals.value.isin(sorted(set(top.filter(pc.equal(top["dimension"], dim))["value"]
@@ -554,6 +402,7 @@ def _representatives(store: Store, posts: Any, p: SpikeParams, windows: pa.Table
         hits.append(vals.join(top_t, ["spike_id", "dimension", "value"]).select("spike_id", "platform", "post_id"))
     w = posts.mutate(bucket=posts.created_at.truncate(unit)).join(win, "bucket")
     w = w.select("spike_id", "platform", "post_id", "created_at", "text",
+                 _masked=w.text.fill_null("").re_replace(KEY_PATTERN, KEY_PREFIX),
                  repost=(w.kind == "repost").cast("int8"),
                  eng=w.likes.fill_null(0) + w.reposts.fill_null(0) + w.quotes.fill_null(0) + w.replies.fill_null(0))
     if hits:
@@ -564,11 +413,11 @@ def _representatives(store: Store, posts: Any, p: SpikeParams, windows: pa.Table
     else:
         w = w.mutate(score=ibis.literal(0))
     got = store.to_arrow(_best(w, p.representatives))
-    text = pa.array([_short(t) for t in got["text"].to_pylist()], pa.string())
+    text = pa.array([drv.short_text(t) for t in got["text"].to_pylist()], pa.string())
     return got.set_column(got.schema.get_field_index("text"), "text", text).cast(schema)
 
 
-_ORDER = [_.score.desc(), _.repost, _.eng.desc(), _.created_at, _.platform, _.post_id]
+_ORDER = [_.score.desc(), _.repost, _.eng.desc(), _.created_at, _.platform, _._masked, _.post_id]
 
 
 def _best(w: Any, k: int) -> Any:

@@ -2,7 +2,9 @@
 
 Reads the ``topic`` step's assignments (``enrich_topic``, outliers -1 left out) and labels
 (``topics``), and the ``sentiment`` step's scores where it ran. Series (Ibis): per UTC bucket and
-topic, posts, share of the selected posts of the bucket, and mean ``sentiment_score``.
+topic, posts, share of the selected posts of the bucket, and mean ``sentiment_score``; every bucket
+from the selection's first to its last is in it for every topic, with 0 posts (share 0, sentiment
+null) where the topic had none (``analyze.buckets``).
 
 Emerging / fading: the selection's buckets are split into *recent* (the last ``recent`` buckets)
 and *earlier* (the rest). Given a topic's ``n`` posts, the number in the recent part is binomial
@@ -23,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 from scipy import stats
 
+from hubbub.analyze.buckets import bucket_range, fill_empty_buckets
 from hubbub.analyze.runlog import record_run
 from hubbub.analyze.significance import bh_qvalues
 from hubbub.store.store import Store
@@ -141,6 +144,11 @@ def topic_evolution(store: Store, posts: Any, params: TopicParams | None = None,
            "recent_from": recent_from.isoformat() if recent_from is not None else None,
            "model": "binomial test of the recent share, Benjamini-Hochberg across topics"}
     run_id = record_run(store, "topics", rec, {"topics": len(rows)})
+    s = s.set_column(0, "bucket", s["bucket"].cast(pa.timestamp("us", tz="UTC")))
+    if buckets:
+        s = fill_empty_buckets(s, p.interval, ["topic_id", "label"], ["posts", "share"],
+                               buckets=bucket_range(buckets[0], buckets[-1], p.interval))
+        s = s.sort_by([("bucket", "ascending"), ("topic_id", "ascending")])
     return TopicEvolution(topics, s, rec, run_id)
 
 

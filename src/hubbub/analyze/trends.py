@@ -5,8 +5,9 @@ One Ibis expression per series (the same on DuckDB and Spark): bucket with ``tru
 count per (bucket, key), keep the ``top`` keys of the whole period (the rest become ``(other posts)``,
 or ``(other occurrences)`` for hashtags and domains; posts without a value ``(none)``), join the
 bucket totals on the bucket, and divide with ``nullif``. Queries that only use fields of the hourly
-pre-aggregate (``analyze.aggregates``) read it instead of the posts. Buckets without posts are absent
-(``dense`` fills them in, for charts).
+pre-aggregate (``analyze.aggregates``) read it instead of the posts. Every bucket from the first to the last is in
+the series, for every key, with count 0 where it had no posts (``analyze.buckets``: the rule of
+every time series; ``total`` is 0 and ``share`` 0 in a bucket without any post).
 
 For ``hashtag`` and ``domain`` a post counts once for each distinct value it carries (hashtags
 compared case-folded), so the shares of a bucket can add up to more than 1.
@@ -20,6 +21,7 @@ import ibis
 import pyarrow as pa
 
 from hubbub.analyze.aggregates import hourly
+from hubbub.analyze.buckets import fill_empty_buckets
 from hubbub.analyze.runlog import record_run
 from hubbub.query.compile import Frame, aggregate_covers, compile_node, folded
 from hubbub.query.parse import QueryError, fields_used, parse
@@ -135,6 +137,8 @@ def timeseries(store: Store, query: str | None = None, interval: str = "day", by
     expr, from_agg = timeseries_expr(store, query, interval, by, dataset, top, use_aggregate)
     out = store.to_arrow(expr)
     out = out.set_column(0, "bucket", out["bucket"].cast(pa.timestamp("us", tz="UTC")))
+    out = fill_empty_buckets(out, interval, ["key"], ["count", "share"], per_bucket=["total"])
+    out = out.sort_by([("bucket", "ascending"), ("count", "descending"), ("key", "ascending")])
     if record:
         record_run(store, "trends", {"analysis": "trends", "query": query, "dataset": dataset, "interval": interval,
                                      "by": by, "top": top, "pre_aggregate": from_agg, "seed": None},
@@ -144,12 +148,12 @@ def timeseries(store: Store, query: str | None = None, interval: str = "day", by
 
 def dense(series: pa.Table, interval: str) -> tuple[list[Any], dict[str, list[int]]]:
     """(every bucket from the first to the last, {key: counts with 0 for buckets without posts})."""
-    import pandas as pd
-
     if series.num_rows == 0:
         return [], {}
-    df = series.select(["bucket", "key", "count"]).to_pandas()
-    freq = {"hour": "h", "day": "D", "week": "W-MON"}[interval]
-    buckets = pd.date_range(df.bucket.min(), df.bucket.max(), freq=freq, tz="UTC")
-    wide = df.pivot_table(index="bucket", columns="key", values="count", aggfunc="sum").reindex(buckets).fillna(0)
-    return list(buckets.to_pydatetime()), {str(k): wide[k].astype(int).tolist() for k in wide.columns}
+    full = fill_empty_buckets(series.select(["bucket", "key", "count"]), interval, ["key"], ["count"])
+    buckets = sorted(set(full["bucket"].to_pylist()))
+    where = {b: i for i, b in enumerate(buckets)}
+    cols: dict[str, list[int]] = {}
+    for b, k, n in zip(full["bucket"].to_pylist(), full["key"].to_pylist(), full["count"].to_pylist(), strict=True):
+        cols.setdefault(str(k), [0] * len(buckets))[where[b]] += int(n)
+    return buckets, cols

@@ -8,7 +8,8 @@ enrichment: exports, queries and analyses read them, so they sit in the enrich l
   standard error about 0.04 at 0.6 with 128 permutations),
 and returns the connected components of that graph with at least ``min_size`` posts.
 
-How it scales: posts are numbered in (created_at, platform, post_id) order. Candidates are made
+How it scales: posts are numbered in content order (created_at, platform, text with account keys
+masked, kind, post_id: ``hubbub.canonical``, the same in every workspace). Candidates are made
 in DuckDB: each group of identical normalised texts is linked to its first post, then only those
 first posts take part in the band step (``unnest`` of the keys, ``GROUP BY`` key keeping buckets
 of two or more with their first member, joined back), where every bucket member is linked to the
@@ -40,16 +41,17 @@ import pyarrow.compute as pc
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from hubbub.canonical import post_order
 from hubbub.enrich.steps.neardup import NeardupStep
 from hubbub.store.store import Store
 
 DEFAULT_THRESHOLD = 0.6
 
 # the posts to cluster, in the order that numbers them (and makes the earliest the root)
-_NODES = """SELECT p.platform, p.post_id, e.nd_text_hash AS h, e.nd_band_keys AS keys
+_NODES = f"""SELECT p.platform, p.post_id, e.nd_text_hash AS h, e.nd_band_keys AS keys
   FROM posts p JOIN enrich_neardup e ON e.platform = p.platform AND e.post_id = p.post_id
   WHERE (? IS NULL OR p.dataset = ?) AND e.step_version = ? AND e.nd_len >= ?
-  ORDER BY p.created_at NULLS LAST, p.platform, p.post_id"""
+  ORDER BY {post_order("p")}"""
 
 # over the registered node table _nd_nodes(idx, h, keys): exact-duplicate edges (each copy to the
 # first post of its text) and band edges (each bucket member to the bucket's first member), only

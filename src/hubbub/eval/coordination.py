@@ -33,7 +33,7 @@ import numpy as np
 import pyarrow as pa
 
 from hubbub.analyze.coordination import build_edges, combined, leiden_members, make_layers
-from hubbub.analyze.coordination.layers import load_posts_table
+from hubbub.analyze.coordination.layers import account_order, load_posts_table
 
 GERMAN = "coortweet-coordination-samples/german_elections_2021.csv"
 DAYS = 7
@@ -162,7 +162,7 @@ def detect(posts: pa.Table, null: bool, seed: int = 0, layers: tuple[str, ...] =
     try:
         load_posts_table(con, posts)
         edges = build_edges(con, make_layers(layers, WINDOW, MIN_WEIGHT), null=null)
-        return leiden_members(combined(edges), seed=seed, min_size=MIN_CLUSTER)
+        return leiden_members(combined(edges), seed=seed, min_size=MIN_CLUSTER, order=account_order(con))
     finally:
         con.close()
 

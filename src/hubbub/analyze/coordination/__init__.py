@@ -22,7 +22,15 @@ import pyarrow as pa
 
 from hubbub.analyze.coordination.clusters import combined, leiden_members, summaries
 from hubbub.analyze.coordination.context import cluster_context
-from hubbub.analyze.coordination.layers import ACTIONS, EXACT_LAYERS, LAYERS, Layer, load_posts
+from hubbub.analyze.coordination.layers import (
+    ACTIONS,
+    EXACT_LAYERS,
+    LAYERS,
+    Layer,
+    account_order,
+    fetch,
+    load_posts,
+)
 from hubbub.analyze.coordination.near import DEFAULT_THRESHOLD
 from hubbub.analyze.coordination.null import DEFAULT_ALPHA, DEFAULT_BIN, expected_hits, p_values
 from hubbub.analyze.coordination.pairs import layer_pairs
@@ -46,6 +54,7 @@ class CoordinationResult:
     graph: pa.Table  # (a, b, weight, layers): the combined kept network
     members: pa.Table  # (author_key, cluster)
     clusters: pa.Table  # one row per cluster (clusters.summaries + context)
+    accounts: pa.Table | None = None  # (author_key, posts, first_seen, last_seen, handle) of the network's nodes
     params: dict[str, Any] = field(default_factory=dict)
     posts: int = 0
     run_id: str | None = None
@@ -126,14 +135,49 @@ def coordination(store: Store, dataset: str | None = None, query: str | None = N
     try:
         edges = build_edges(con, specs, null=null, alpha=alpha, bin_seconds=bin_seconds)
         graph = combined(edges)
-        members = leiden_members(graph, resolution=resolution, seed=seed, min_size=min_cluster_size)
+        members = leiden_members(graph, resolution=resolution, seed=seed, min_size=min_cluster_size,
+                                 order=account_order(con))
         clusters = summaries(con, members, edges)
+        accounts = node_accounts(store, graph)
         if context and clusters.num_rows:
             clusters = cluster_context(store, members, clusters, dataset, query)
     finally:
-        con.execute("DROP TABLE IF EXISTS _co_posts")
-        con.execute("DROP TABLE IF EXISTS _co_act")
-        con.execute("DROP TABLE IF EXISTS _co_near_items")
-    res = CoordinationResult(edges, graph, members, clusters, params, n_posts)
+        _drop_temp(con)
+    res = CoordinationResult(edges, graph, members, clusters, accounts, params, n_posts)
     res.run_id = record_run(store, "coordination", params, res.counts())
     return res
+
+
+_NODE_ACCOUNTS = """SELECT p.u AS author_key, count(*) AS posts, to_timestamp(min(p.ts) / 1e6) AS first_seen,
+       to_timestamp(max(p.ts) / 1e6) AS last_seen, any_value(h.handle) AS handle
+FROM _co_posts p SEMI JOIN _co_nodes n ON n.u = p.u
+LEFT JOIN (SELECT author_key, any_value(author_handle) AS handle FROM posts WHERE author_handle IS NOT NULL
+           GROUP BY author_key) h ON h.author_key = p.u
+GROUP BY p.u ORDER BY p.u"""
+
+
+def node_accounts(store: Store, graph: pa.Table) -> pa.Table:
+    """(author_key, posts, first_seen, last_seen, handle) of the accounts of the combined network over
+    ``_co_posts``; ``handle`` only where the dataset kept handles (``--keep-handles``), else null."""
+    nodes = pa.table({"u": pa.concat_arrays([graph["a"].combine_chunks(), graph["b"].combine_chunks()])})
+    store.con.register("_co_nodes", nodes)
+    try:
+        return fetch(store.con, _NODE_ACCOUNTS)
+    finally:
+        store.con.unregister("_co_nodes")
+
+
+def coordinated_accounts(store: Store, expr: Any) -> pa.Table:
+    """(author_key, cluster) of the clusters found with the default parameters among the posts of the
+    Ibis expression ``expr`` (no context, no ``runs`` row: for other analyses, e.g. spike drivers)."""
+    load_posts(store, expr)
+    try:
+        return leiden_members(combined(build_edges(store.con, make_layers())), min_size=DEFAULT_MIN_CLUSTER,
+                              order=account_order(store.con))
+    finally:
+        _drop_temp(store.con)
+
+
+def _drop_temp(con: duckdb.DuckDBPyConnection) -> None:
+    for t in ("_co_posts", "_co_rank", "_co_act", "_co_near_items"):
+        con.execute(f"DROP TABLE IF EXISTS {t}")

@@ -3,8 +3,12 @@ each cluster did.
 
 The combined graph has one node per account key and, per pair, the sum of its kept layer weights.
 Communities: scikit-network's Leiden (BSD; igraph/leidenalg are GPL and not used), modularity with the
-given resolution, seeded (``random_state``) so the same input and seed give the same clusters. Nodes are
-numbered in sorted key order so the result does not depend on edge order.
+given resolution, seeded so the same input and seed give the same clusters: ``random_state`` seeds its
+numpy draws, and the C library's ``rand()`` that its refinement step draws from is seeded with
+``srand(seed)`` before every run (without that, two runs on the same graph in one process differed).
+Nodes are numbered in the order ``order`` gives them (coordination passes a content-derived account
+order, ``layers.ACCOUNT_ORDER``), else in sorted key order, so the result depends neither on edge
+order nor on the workspace secret the keys were made with.
 """
 
 from __future__ import annotations
@@ -23,16 +27,7 @@ from sknetwork.clustering import Leiden
 from hubbub.analyze.coordination.layers import NORM_TEXT, fetch
 
 TOP = 5
-
-
 _LEIDEN = threading.Lock()
-
-
-def _seed_c_rand(seed: int) -> None:
-    try:
-        ctypes.CDLL(None).srand(ctypes.c_uint(seed))
-    except (OSError, AttributeError, TypeError):  # no C library reachable this way (not Linux/macOS)
-        pass
 
 
 def combined(edges: pa.Table) -> pa.Table:
@@ -46,13 +41,24 @@ def combined(edges: pa.Table) -> pa.Table:
     return g.sort_by([("a", "ascending"), ("b", "ascending")])
 
 
-def leiden_members(graph: pa.Table, resolution: float = 1.0, seed: int = 0, min_size: int = 3) -> pa.Table:
-    """(author_key, cluster) for accounts in communities of at least ``min_size`` accounts. Clusters are
-    numbered 1.. by size (largest first), then by their smallest account key."""
+def _seed_c_rand(seed: int) -> None:
+    try:
+        ctypes.CDLL(None).srand(ctypes.c_uint(seed))
+    except (OSError, AttributeError, TypeError):  # no C library reachable this way (not Linux/macOS)
+        pass
+
+
+def leiden_members(graph: pa.Table, resolution: float = 1.0, seed: int = 0, min_size: int = 3,
+                   order: dict[str, int] | None = None) -> pa.Table:
+    """(author_key, cluster) for accounts in communities of at least ``min_size`` accounts. Nodes are
+    numbered by ``order`` (account key -> rank; default: sorted keys). Clusters are numbered 1.. by size
+    (largest first), then by their first node."""
     empty = pa.table({"author_key": pa.array([], pa.string()), "cluster": pa.array([], pa.int64())})
     if graph.num_rows == 0:
         return empty
     nodes = pc.unique(pa.concat_arrays([graph["a"].combine_chunks(), graph["b"].combine_chunks()])).sort()
+    if order is not None:
+        nodes = pa.array(sorted(nodes.to_pylist(), key=lambda k: (order[k], k)), pa.string())
     idx = {k: i for i, k in enumerate(nodes.to_pylist())}
     ai = np.array([idx[k] for k in graph["a"].to_pylist()])
     bi = np.array([idx[k] for k in graph["b"].to_pylist()])

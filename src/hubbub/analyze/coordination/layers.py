@@ -13,7 +13,8 @@ its author key, its time in microseconds since the epoch (UTC) and a 128-bit has
 - ``reply``: the post replied to (``parent_id``) of a post that is not a repost;
 - ``hashtag``: the set of a post's hashtags (case-folded, sorted), for posts with at least one.
 
-Pairs: two accounts ``a < b`` co-act when an action of ``a`` and one of ``b`` share the item and their
+Pairs: two accounts ``a``, ``b`` (``a`` first in content order, ``hubbub.canonical``) co-act when an
+action of ``a`` and one of ``b`` share the item and their
 times differ by at most the layer's window (inclusive). Per pair: ``n_a`` = posts of ``a`` matched by
 ``b``, ``n_b`` = posts of ``b`` matched by ``a`` (the toolkit's two directed weights), ``weight`` =
 max(n_a, n_b), ``hits`` = matched action pairs. A pair is kept when ``weight >= min_weight``.
@@ -33,6 +34,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from hubbub.canonical import account_rank, masked_text
 from hubbub.store.store import Store, arrow_of
 
 _POST_COLS = ("author_key", "created_at", "platform", "post_id", "kind", "reposted_id", "parent_id",
@@ -69,12 +71,14 @@ ACTIONS: dict[str, str] = {
     "near": "SELECT pid, u, ts, item FROM _co_near_items",
 }
 
-# Pairs over _co_act(pid, u, ts, item, b) with b = ts // width; $1 = window (µs), $2 = min weight.
-PAIRS = """WITH y AS (SELECT a.pid, a.u, a.ts, a.item, a.b + o.d AS bb FROM _co_act a,
+# Pairs over _co_act(pid, u, r, ts, item, b) with b = ts // width; $1 = window (µs), $2 = min weight.
+# A pair is written (a, b) with a the account first in content order (r, ``hubbub.canonical``): the
+# same way round in every workspace, whatever the keys.
+PAIRS = """WITH y AS (SELECT a.pid, a.u, a.r, a.ts, a.item, a.b + o.d AS bb FROM _co_act a,
                       (VALUES (-1), (0), (1)) o(d))
 SELECT x.u AS a, y.u AS b, count(DISTINCT x.pid) AS n_a, count(DISTINCT y.pid) AS n_b, count(*) AS hits
 FROM _co_act x JOIN y ON x.item = y.item AND x.b = y.bb
-WHERE x.u < y.u AND abs(x.ts - y.ts) <= $1
+WHERE x.r < y.r AND abs(x.ts - y.ts) <= $1
 GROUP BY x.u, y.u
 HAVING greatest(count(DISTINCT x.pid), count(DISTINCT y.pid)) >= $2"""
 
@@ -111,18 +115,38 @@ def fetch(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = N
 
 def load_posts(store: Store, expr: Any) -> int:
     """Temp table ``_co_posts`` from an Ibis expression over ``posts`` (the selection to analyse); posts are
-    numbered ``pid`` in (created_at, platform, post_id) order. Returns the number of posts."""
+    numbered ``pid`` in content order (``hubbub.canonical``; copies of one text at one time in the order
+    of their accounts), and ``_co_rank`` ranks the accounts.
+    Returns the number of posts."""
     con = store.con
     con.execute("DROP TABLE IF EXISTS _co_sel")
     store.ibis.create_table("_co_sel", expr.select(*_POST_COLS), temp=True)
     con.execute(
         """CREATE OR REPLACE TEMP TABLE _co_posts AS
-        SELECT row_number() OVER (ORDER BY created_at, platform, post_id) - 1 AS pid, author_key AS u,
-               epoch_us(created_at) AS ts, platform, post_id, kind, reposted_id, parent_id,
+        SELECT author_key AS u, epoch_us(created_at) AS ts, platform, post_id, kind, reposted_id, parent_id,
                urls_canonical AS urls, hashtags, text
         FROM _co_sel WHERE author_key IS NOT NULL AND created_at IS NOT NULL""")
     con.execute("DROP TABLE _co_sel")
+    rank_accounts(con)
+    # copies of one text at one time by several accounts come in the order of their accounts
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _co_posts AS
+        SELECT row_number() OVER (ORDER BY p.ts, p.platform, {masked_text("p.text")}, p.kind, k.r, p.post_id) - 1
+               AS pid, p.* FROM _co_posts p JOIN _co_rank k ON k.u = p.u""")
     return int(con.execute("SELECT count(*) FROM _co_posts").fetchall()[0][0])
+
+
+def rank_accounts(con: duckdb.DuckDBPyConnection) -> int:
+    """Temp table ``_co_rank(u, r)``: the accounts of ``_co_posts`` in content order (``hubbub.canonical``).
+    Returns the number of posts."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _co_rank AS {account_rank('_co_posts')}")
+    return int(con.execute("SELECT count(*) FROM _co_posts").fetchall()[0][0])
+
+
+def account_order(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """{account key: rank} of ``_co_rank``."""
+    t = fetch(con, "SELECT u, r FROM _co_rank")
+    return dict(zip(t["u"].to_pylist(), t["r"].to_pylist(), strict=True))
 
 
 def load_qut_csv(con: duckdb.DuckDBPyConnection, paths: list[str], key: Callable[[str], str]) -> int:
@@ -159,7 +183,7 @@ def load_qut_csv(con: duckdb.DuckDBPyConnection, paths: list[str], key: Callable
     finally:
         con.unregister("_co_keys")
         con.execute("DROP TABLE _co_raw")
-    return int(con.execute("SELECT count(*) FROM _co_posts").fetchall()[0][0])
+    return rank_accounts(con)
 
 
 def load_actions(con: duckdb.DuckDBPyConnection, layer: Layer) -> int:
@@ -169,8 +193,8 @@ def load_actions(con: duckdb.DuckDBPyConnection, layer: Layer) -> int:
         f"""CREATE OR REPLACE TEMP TABLE _co_act AS
         WITH act AS ({ACTIONS[layer.name]}),
         shared AS (SELECT item FROM act WHERE item IS NOT NULL GROUP BY item HAVING count(DISTINCT u) > 1)
-        SELECT act.pid, act.u, act.ts, act.item, act.ts // {width} AS b
-        FROM act SEMI JOIN shared ON act.item = shared.item""")
+        SELECT act.pid, act.u, k.r, act.ts, act.item, act.ts // {width} AS b
+        FROM act JOIN _co_rank k ON k.u = act.u SEMI JOIN shared ON act.item = shared.item""")
     return int(con.execute("SELECT count(*) FROM _co_act").fetchall()[0][0])
 
 
@@ -195,4 +219,4 @@ def load_posts_table(con: duckdb.DuckDBPyConnection, posts: pa.Table) -> int:
         con.execute("CREATE OR REPLACE TEMP TABLE _co_posts AS SELECT * FROM _co_in")
     finally:
         con.unregister("_co_in")
-    return posts.num_rows
+    return rank_accounts(con)

@@ -61,16 +61,17 @@ SELECT d.doc, d.text, dr.rks, len(dr.rks) AS n,
 FROM d JOIN dr ON dr.doc = d.doc"""
 
 _POSTS = """CREATE OR REPLACE TEMP TABLE _co_nd_posts AS
-SELECT p.pid, p.u, p.ts, d.doc FROM _co_posts p JOIN _co_nd_docs d ON d.text = p.text WHERE p.kind <> 'repost'"""
+SELECT p.pid, p.u, k.r, p.ts, d.doc FROM _co_posts p JOIN _co_rank k ON k.u = p.u
+JOIN _co_nd_docs d ON d.text = p.text WHERE p.kind <> 'repost'"""
 
 # Candidate post pairs sharing a prefix token within the window, verified by Jaccard; $1 window (µs),
 # $2 bucket width (µs), $3 threshold.
 _MATCHES = """CREATE OR REPLACE TEMP TABLE _co_nd_match AS
 WITH pre AS (SELECT doc, unnest(rks[1:pre]) AS k FROM _co_nd_docs),
-act AS (SELECT p.pid, p.u, p.ts, p.doc, pre.k, p.ts // $2 AS b FROM _co_nd_posts p JOIN pre ON pre.doc = p.doc),
+act AS (SELECT p.pid, p.u, p.r, p.ts, p.doc, pre.k, p.ts // $2 AS b FROM _co_nd_posts p JOIN pre ON pre.doc = p.doc),
 y AS (SELECT act.*, act.b + o.d AS bb FROM act, (VALUES (-1), (0), (1)) o(d)),
 cand AS (SELECT DISTINCT x.pid AS px, y.pid AS py, x.u AS a, y.u AS b, x.doc AS dx, y.doc AS dy
-         FROM act x JOIN y ON x.k = y.k AND x.b = y.bb WHERE x.u < y.u AND abs(x.ts - y.ts) <= $1),
+         FROM act x JOIN y ON x.k = y.k AND x.b = y.bb WHERE x.r < y.r AND abs(x.ts - y.ts) <= $1),
 dp AS (SELECT DISTINCT least(dx, dy) AS d1, greatest(dx, dy) AS d2 FROM cand WHERE dx <> dy),
 ok AS (SELECT dp.d1, dp.d2 FROM dp JOIN _co_nd_docs e ON e.doc = dp.d1 JOIN _co_nd_docs f ON f.doc = dp.d2
        WHERE CAST(len(list_intersect(e.rks, f.rks)) AS DOUBLE)

@@ -10,7 +10,8 @@ only the link between which account acted on which item. Under it, two actions `
 probability ``c = sum_i p_i**2``, the collision probability of the item shares ``p_i`` in ``x``'s hour.
 
 For a pair with observed ``hits`` (matched action pairs within the window), the expected count is
-``lam = sum over all action pairs (x, y) of a and b within the window of c(hour of x)``, and the p-value
+``lam = sum over all action pairs (x, y) of a and b within the window of (c(hour of x) + c(hour of
+y)) / 2`` (symmetric in ``a`` and ``b``, so it does not matter which of the two is written first), and the p-value
 is the Poisson tail ``P(X >= hits | lam)``. A viral item makes up a large share of its hour, so ordinary
 accounts that happen to share it within the window are expected to (``lam`` close to ``hits``);
 a campaign's items are a small share of their hours, so repeated co-actions are improbable.
@@ -44,13 +45,14 @@ coll AS (
 ends AS (SELECT a AS u FROM _co_edges UNION SELECT b FROM _co_edges),
 acts AS (SELECT x.u, x.ts, x.ts // $3 AS b, coalesce(coll.coll, 0) AS c
          FROM _co_posts x SEMI JOIN ends ON x.u = ends.u LEFT JOIN coll ON coll.h = x.ts // $2),
-y AS (SELECT acts.u, acts.ts, acts.b + o.d AS bb FROM acts, (VALUES (-1), (0), (1)) o(d)),
-pairs AS (SELECT e.idx, x.c, count(*) AS n
+y AS (SELECT acts.u, acts.ts, acts.c, acts.b + o.d AS bb FROM acts, (VALUES (-1), (0), (1)) o(d)),
+pairs AS (SELECT e.idx, least(x.c, y.c) AS c1, greatest(x.c, y.c) AS c2, count(*) AS n
   FROM _co_edges e JOIN acts x ON x.u = e.a JOIN y ON y.u = e.b AND y.bb = x.b
-  WHERE abs(x.ts - y.ts) <= $1 GROUP BY e.idx, x.c)
-SELECT idx, c, n FROM pairs ORDER BY idx, c"""
-# (edge, collision probability, action pairs): summed in numpy in this order, so the expected hits are
-# the same to the bit however DuckDB schedules its threads (a float sum inside SQL is not).
+  WHERE abs(x.ts - y.ts) <= $1 GROUP BY ALL)
+SELECT idx, c1, c2, n FROM pairs ORDER BY idx, c1, c2"""
+# (edge, the two actions' collision probabilities, action pairs): each pair counts their mean (symmetric
+# in a and b, so the order of the account keys cannot matter), summed in numpy in this order, so the
+# expected hits are the same to the bit however DuckDB schedules its threads (a float sum in SQL is not).
 
 
 def expected_hits(con: duckdb.DuckDBPyConnection, layer: Layer, pairs: pa.Table, all_actions_sql: str,
@@ -68,7 +70,8 @@ def expected_hits(con: duckdb.DuckDBPyConnection, layer: Layer, pairs: pa.Table,
     finally:
         con.unregister("_co_edges")
         con.execute("DROP TABLE _co_all")
-    weights = parts["c"].to_numpy().astype(np.float64) * parts["n"].to_numpy().astype(np.float64)
+    c1, c2 = parts["c1"].to_numpy().astype(np.float64), parts["c2"].to_numpy().astype(np.float64)
+    weights = (c1 + c2) / 2 * parts["n"].to_numpy().astype(np.float64)
     return np.bincount(parts["idx"].to_numpy(), weights=weights, minlength=pairs.num_rows)
 
 

@@ -125,6 +125,23 @@ def letters(text: str) -> int:
     return sum(_script_counts(text).values())
 
 
+# A detected language counts as evidence (e.g. of a narrative crossing languages) only for a text with
+# at least RELIABLE_LETTERS letters once links, @mentions, hashtags (the whole tag) and the RT prefix are
+# removed, and a confidence of at least RELIABLE_SCORE where one is stored. A link with a hashtag
+# (`#Красавицы https://t.co/…`) gets a language from the tag alone: noise, in any of 15 languages.
+RELIABLE_LETTERS = 15
+RELIABLE_SCORE = 0.5
+_HASHTAG = re.compile(r"[#＃][^\s#＃]*")
+
+
+def language_reliable(text: str | None, score: float | None = None) -> bool:
+    """Whether the language detected for ``text`` (with confidence ``score``, if known) can be relied on."""
+    if score is not None and score < RELIABLE_SCORE:
+        return False
+    t = _HASHTAG.sub(" ", MENTION_RE.sub(" ", _URL.sub(" ", _RT.sub("", text or ""))))
+    return letters(t) >= RELIABLE_LETTERS
+
+
 # --- features of the Latin-script tweet model -------------------------------------------------------
 
 def normalise(cleaned: str) -> str:

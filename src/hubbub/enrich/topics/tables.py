@@ -12,6 +12,7 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
+from hubbub.canonical import post_order, sample_key
 from hubbub.enrich.topics.fit import Topic
 from hubbub.store.store import Store
 
@@ -128,16 +129,17 @@ def update_sizes(store: Store, model_id: str, step_table: str, version: str) -> 
 
 def sample_rows(store: Store, keys_sql: str, params: list[Any], seed: int, limit: int) -> pa.Table:
     """Up to ``limit`` posts of the fixed query ``keys_sql`` (platform, post_id), chosen by a seeded
-    hash of their key, with embedding, text and language; in key order."""
+    hash of their content, with embedding, text and language; in content order (``hubbub.canonical``:
+    neither the sample nor its order depends on the workspace secret the keys were made with)."""
     has_lang = table_exists(store, "enrich_lang")
     lang = "coalesce(nullif(l.lang, 'und'), p.lang_declared)" if has_lang else "p.lang_declared"
     join_lang = "LEFT JOIN enrich_lang l ON l.platform = s.platform AND l.post_id = s.post_id" if has_lang else ""
     return store.query(
         f"""WITH k AS ({keys_sql}),
-        s AS (SELECT platform, post_id FROM k
-              ORDER BY md5(platform || chr(0) || post_id || chr(0) || ?::VARCHAR), platform, post_id LIMIT ?)
+        s AS (SELECT k.platform, k.post_id FROM k JOIN posts p ON p.platform = k.platform AND p.post_id = k.post_id
+              ORDER BY {sample_key("p")}, {post_order("p")} LIMIT ?)
         SELECT s.platform, s.post_id, e.embedding, e.embed_model, p.text, {lang} AS lang
         FROM s JOIN enrich_embed e ON e.platform = s.platform AND e.post_id = s.post_id
         JOIN posts p ON p.platform = s.platform AND p.post_id = s.post_id {join_lang}
-        ORDER BY s.platform, s.post_id""",
+        ORDER BY {post_order("p")}""",
         [*params, seed, limit])

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 import typer
 
 from hubbub.serve.cli.common import (
@@ -60,11 +61,11 @@ def spikes_cmd(
     with _open(workspace, read_only=True, save_runs=save) as hb, _user_errors():
         res = hb.spikes(query, interval=interval, dataset=dataset, history_days=history_days, fdr=fdr,
                         min_count=min_count, min_ratio=min_ratio)
-    table = res.spikes if as_csv else res.spikes.select(["spike_id", "start", "end", "posts", "expected", "ratio",
-                                                          "q_value", "top_drivers"])
+    table = res.spikes if as_csv else res.spikes.select(["spike_id", "start", "end", "peak", "posts", "expected",
+                                                          "ratio", "accounts", "top10_share", "top_drivers"])
     _out(table, res.to_dict(), as_json, as_csv, f"spikes ({interval}; run {res.run_id})")
     if not as_json and not as_csv and res.spikes.num_rows:
-        cols = ["spike_id", "dimension", "label", "posts", "expected", "excess", "lift"]
+        cols = ["spike_id", "dimension", "label", "posts", "expected", "excess", "share_of_excess", "lift"]
         _emit(res.drivers.select(cols), False, "drivers")
         _emit(res.posts.select(["spike_id", "rank", "platform", "post_id", "text"]), False, "representative posts")
     if chart is not None:
@@ -94,12 +95,17 @@ def narratives_cmd(
         _emit(res.spread, False, "first seen per platform and language")
 
 
+TOPIC_COLUMNS = ("topic_id", "label", "posts", "share", "sentiment", "trend", "growth")  # the compact table
+
+
 @app.command("topics")
 def topics_cmd(
     query: QueryArg = None,
     dataset: DatasetOpt = None,
     interval: Annotated[str, typer.Option("--interval", help="hour, day or week.")] = "week",
     recent: Annotated[int, typer.Option("--recent", help="Buckets counted as recent.")] = 1,
+    top: Annotated[int, typer.Option("--top", min=0, help="Show the largest N topics (0: all).")] = 20,
+    min_size: Annotated[int, typer.Option("--min-size", min=1, help="Show topics of at least N posts.")] = 1,
     chart: ChartOpt = None,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
@@ -107,15 +113,21 @@ def topics_cmd(
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Topics of the selected posts (label, size, share, sentiment) with their evolution: sizes and sentiment
-    over time, emerging and fading topics. One topic's posts: `hubbub topic ID`."""
+    over time, emerging and fading topics. The table is compact (--json / --csv: every column); --top and
+    --min-size choose the topics of every output. One topic's posts: `hubbub topic ID`."""
     _check_chart(chart)
     with _open(workspace, read_only=True, save_runs=save) as hb, _user_errors():
         res = hb.topic_evolution(query, interval=interval, dataset=dataset, recent=recent)
-    doc = {"run_id": res.run_id, "params": res.params, "topics": res.topics.to_pylist(),
-           "series": res.series.to_pylist()}
-    _out(res.topics, doc, as_json, as_csv, f"topics per {interval} (run {res.run_id})")
+    topics = res.topics.filter(pc.greater_equal(res.topics["posts"], min_size))
+    topics = topics.slice(0, top or None)
+    series = res.series.filter(pc.is_in(res.series["topic_id"], topics["topic_id"]))
+    doc = {"run_id": res.run_id, "params": res.params, "topics_found": res.topics.num_rows,
+           "topics": topics.to_pylist(), "series": series.to_pylist()}
+    shown = f"{topics.num_rows} of {res.topics.num_rows} topics"
+    _out(topics if as_csv else topics.select(list(TOPIC_COLUMNS)), doc, as_json, as_csv,
+         f"topics per {interval}, {shown} (run {res.run_id}; --top 0 for all, --json for every column)")
     if chart is not None:
         from hubbub.serve.charts import topics_chart
 
-        topics_chart(res.series, res.topics, chart, title=f"topic sizes per {interval}")
+        topics_chart(series, topics, chart, title=f"topic sizes per {interval}")
         _wrote(chart)

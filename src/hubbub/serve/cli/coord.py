@@ -92,7 +92,7 @@ def coordination_cmd(
     written = []
     for path, fmt in ((gexf, "gexf"), (graphml, "graphml")):
         if path is not None:
-            written.append(write_network(path, res.edges, res.members, res.params["layers"], fmt))
+            written.append(write_network(path, res.edges, res.members, res.params["layers"], fmt, res.accounts))
     if as_json:
         doc = {"run_id": res.run_id, "params": res.params, "counts": res.counts(),
                "clusters": res.clusters.to_pylist()}
