@@ -40,8 +40,33 @@ def test_through_the_runner_deterministic(tmp_path: Path):
     assert a.num_rows > 20 and a.equals(b)  # same posts, same output, whatever the batch size
     rows = a.to_pylist()
     assert {r["sentiment"] for r in rows if not r["no_vec"]} <= {"negative", "neutral", "positive"}
-    assert all(r["sentiment"] is None for r in rows if r["no_vec"])
+    assert all(r["sentiment"] in {"negative", "neutral", "positive"} for r in rows if r["no_vec"] and r["text"])
     assert all(-1 <= r["sentiment_score"] <= 1 for r in rows if r["sentiment_score"] is not None)
+
+
+def test_text_that_cleans_to_nothing_gets_the_label_the_evaluation_assumes():
+    """Links, mentions and emoji only: no embedding; the step and ``hubbub eval`` both give the
+    default model's label (and only a post without text gets nulls)."""
+    from hubbub.enrich.steps.embed import EmbedStep
+
+    texts = ["@user https://t.co/abc 😍😍🎉", "@user 😡😡👎 https://t.co/x", "Great news, I love it!", None]
+    embed = EmbedStep()
+    embed.setup(0)
+    vecs = embed.encode(texts)
+    assert vecs[0] is None and vecs[1] is None and vecs[2] is not None
+    batch = pa.table({"text": texts, "embedding": pa.array([None if v is None else v.tolist() for v in vecs],
+                                                           pa.list_(pa.float32())),
+                      "embed_model": [None if v is None else embed.model_label for v in vecs]})
+    step = EmbeddingSentimentStep()
+    step.setup(0)
+    rows = step.run(batch).to_pylist()
+    ngram = SentimentModel.load()
+    assert [r["sentiment"] for r in rows[:2]] == ngram.predict(texts[:2])
+    assert rows[3] == {"sentiment": None, "sentiment_score": None}
+    p = ngram.predict_proba(texts[:3])
+    evaluated = _EmbeddingPreset().predict(texts[:3], p)
+    assert [r["sentiment"] for r in rows[:3]] == [("negative", "neutral", "positive")[i] for i in evaluated]
+    assert rows[0]["sentiment_score"] == pytest.approx(float(p[0, 2] - p[0, 0]), abs=1e-6)
 
 
 def test_refuses_vectors_of_another_encoder():
@@ -75,3 +100,4 @@ def test_training_is_reproducible(tmp_path: Path):
     loaded = EmbeddingSentimentModel.load(tmp_path / "a.npz")
     assert loaded.coef.shape == (3, 512) and loaded.meta["training_rows"] > 300
     assert loaded.meta["training_files"][0]["path"].endswith("train_text.txt")
+    assert loaded.meta["training_files"][1]["dropped_in_validation_or_empty"] > 0  # English: validation overlap
