@@ -44,7 +44,7 @@ DEFAULT_DATA = Path(os.environ.get("HUBBUB_SHARED_DATA", REPO.parent / "shared" 
 MODEL_VERSION = "2"
 DEFAULTS: dict[str, Any] = {"c": 1.0, "max_iter": 300, "tol": 1e-4, "bits": 20, "char_min": 2, "char_max": 5,
                             "static_scale": 3.0, "sif": 0.0, "weak_weight": 0.5, "weak_neutral": 5000,
-                            "min_count": 2, "use_pieces": 1, "prune": 0.02, "teacher_weight": 0.3,
+                            "min_count": 2, "use_pieces": 1, "prune": 0.02, "teacher_weight": 0.0,
                             "teacher_confidence": 0.6}
 
 

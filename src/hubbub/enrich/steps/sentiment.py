@@ -41,7 +41,7 @@ from hubbub.enrich.base import Step
 LABELS = ("negative", "neutral", "positive")
 # Abstention: added to the neutral class's score, so a post is called negative or positive only when
 # that class is clearly more likely; chosen on the validation splits (docs/enrich.md).
-NEUTRAL_MARGIN = 0.0
+NEUTRAL_MARGIN = 0.2
 FEATURES_VERSION = "1"
 MAGIC = b"HBSM2\n"
 
