@@ -163,7 +163,7 @@ def build(data_dir: Path, seed: int = 0, limit: int | None = None, weak: bool = 
         labels += ty
         weights += [hp["teacher_weight"]] * len(tt)
         n_teacher = len(tt)
-    say(f"{n_teacher:,} posts labelled by the embedding teacher")
+        say(f"{n_teacher:,} posts labelled by the embedding teacher")
     say(f"{len(texts):,} training posts ({n_weak:,} weakly labelled)")
     words, cnt = vocabulary(list(corpus.texts), pool, hp["min_count"], bool(hp["use_pieces"]))
     say(f"{len(words):,} vocabulary words; encoding")

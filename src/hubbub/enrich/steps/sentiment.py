@@ -312,7 +312,8 @@ class SentimentStep(Step):
                 "version": str(m.meta.get("model_version", "")), "sha256": m.meta.get("sha256", "")}
 
     def params(self) -> dict[str, Any]:
-        return {"score": "P(positive) - P(negative)", **self._loaded().featurizer.params()}
+        return {"score": "P(positive) - P(negative)", "neutral_margin": NEUTRAL_MARGIN,
+                **self._loaded().featurizer.params()}
 
     def setup(self, seed: int) -> None:
         self._loaded()
