@@ -74,11 +74,26 @@ def markdown(report: dict[str, Any]) -> str:
             lines.append("|" + "---|" * len(cols))
             for row in rows:
                 lines.append("| " + " | ".join(_cell(row.get(c)) for c in cols) + " |")
-        extra = {k: v for k, v in r.items() if k not in ("rows", "task")}
+        if r.get("per_language"):
+            lines += _per_language(r["per_language"])
+        extra = {k: v for k, v in r.items() if k not in ("rows", "task", "per_language")}
         if extra:
             lines += ["", ", ".join(f"{k}: {_cell(v)}" for k, v in extra.items())]
         lines.append("")
     return "\n".join(lines)
+
+
+def _per_language(details: list[dict[str, Any]]) -> list[str]:
+    """Confusion matrix (true class by predicted: negative / neutral / positive) and reliability bins."""
+    out = ["", "Per language (default model): confusion matrix, rows = true negative / neutral / positive, "
+           "columns = predicted in the same order; reliability = confidence bin: accuracy (posts).", "",
+           "| dataset | language | n | accuracy | confusion | reliability | ECE |", "|---|---|---|---|---|---|---|"]
+    for d in details:
+        conf = " / ".join(" ".join(str(v) for v in row) for row in d["confusion_true_by_predicted"])
+        rel = "; ".join(f"{b['confidence']}: {b['accuracy']:.2f} ({b['n']})" for b in d["calibration"])
+        out.append(f"| {d['dataset']} | {d['language']} | {d['n']:,} | {d['accuracy']:.3f} | {conf} | {rel} "
+                   f"| {d['ece']:.3f} |")
+    return out
 
 
 def _cell(v: Any) -> str:

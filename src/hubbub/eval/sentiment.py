@@ -6,10 +6,12 @@
   metric: macro F1; plus the mean over the languages.
 
 ``<split>`` is ``val`` for ``validation``. Labels: 0 negative, 1 neutral, 2 positive. Metrics are
-fractions (0..1). Every row says how many of its posts are in Hubbub's training data (``in_training``,
-matched by exact text against the training files recorded in the model); when any are, a second row
-gives the figures on the posts the model has not seen (XLM-T English train was drawn in part from
-TweetEval sentiment validation).
+fractions (0..1). Every row says how many of its posts are in Hubbub's training corpus (``in_training``,
+matched by normalised text; the corpus drops validation texts, so it is 0 unless the data changed);
+when any are, a second row gives the figures on the posts the model has not seen.
+``per_language``: for each set, the default model's accuracy, confusion matrix (rows: true class,
+columns: predicted; negative, neutral, positive), reliability bins (confidence of the predicted
+class against accuracy) and expected calibration error, and the quality preset's confusion matrix.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from hubbub.enrich.steps.sentiment import SentimentModel, VaderSentimentStep
+from hubbub.enrich.steps.sentiment import SentimentModel, VaderSentimentStep, normalize
 from hubbub.eval.files import read_lines
 
 XLMT_LANGUAGES = {"arabic": "ar", "english": "en", "french": "fr", "german": "de", "hindi": "hi",
@@ -55,6 +57,33 @@ def macro_f1(y: np.ndarray, p: np.ndarray) -> float:
     return float(np.mean(f))
 
 
+def confusion(y: np.ndarray, p: np.ndarray) -> list[list[int]]:
+    """3x3 counts: rows the true class, columns the predicted one (negative, neutral, positive)."""
+    m = np.zeros((3, 3), np.int64)
+    np.add.at(m, (y, p), 1)
+    return m.tolist()
+
+
+CALIBRATION_EDGES = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+
+
+def reliability(y: np.ndarray, proba: np.ndarray) -> tuple[list[dict[str, Any]], float]:
+    """Reliability bins of the predicted class's probability (confidence) against accuracy, and the
+    expected calibration error (bin-size-weighted mean |accuracy - confidence|)."""
+    conf = proba.max(axis=1)
+    hit = proba.argmax(axis=1) == y
+    bins, ece = [], 0.0
+    for lo, hi in zip(CALIBRATION_EDGES[:-1], CALIBRATION_EDGES[1:], strict=True):
+        sel = (conf >= lo) & ((conf < hi) if hi < 1 else (conf <= hi))
+        if not sel.any():
+            continue
+        acc, mc = float(hit[sel].mean()), float(conf[sel].mean())
+        ece += sel.sum() / len(y) * abs(acc - mc)
+        bins.append({"confidence": f"{lo:.1f}-{hi:.1f}", "n": int(sel.sum()), "mean_confidence": round(mc, 3),
+                     "accuracy": round(acc, 3)})
+    return bins, round(float(ece), 4)
+
+
 def _vader() -> VaderSentimentStep | None:
     try:
         step = VaderSentimentStep()
@@ -64,13 +93,11 @@ def _vader() -> VaderSentimentStep | None:
         return None
 
 
-def _training_texts(model: SentimentModel, data_dir: Path) -> set[str]:
-    out: set[str] = set()
-    for f in model.meta.get("training_files", []):
-        p = data_dir / f["path"]
-        if p.name.endswith("_text.txt") and p.is_file():
-            out.update(_lines(p)[: f.get("rows_used")])
-    return out
+def _training_texts(data_dir: Path) -> set[str]:
+    """Normalised texts of the labelled training corpus (``hubbub.enrich.sentiment_corpus``)."""
+    from hubbub.enrich.sentiment_corpus import load_corpus
+
+    return {normalize(t) for t in load_corpus(data_dir).texts}
 
 
 def evaluate_sentiment(data_dir: Path, split: str = "validation", limit: int | None = None) -> dict[str, Any]:
@@ -84,10 +111,11 @@ def evaluate_sentiment(data_dir: Path, split: str = "validation", limit: int | N
     loaded = [(name, lang, metric, *_pair(folder, prefix, limit)) for name, lang, metric, folder in sets]
 
     model = SentimentModel.load()
-    seen = _training_texts(model, data_dir)
+    seen = _training_texts(data_dir)
     vader = _vader()
     quality = _EmbeddingPreset()
     rows: list[dict[str, Any]] = []
+    details: list[dict[str, Any]] = []
     secs = 0.0
     posts = 0
     xlmt: dict[str, list[float]] = {"hubbub": [], "hubbub_embed": [], "vader": []}
@@ -101,12 +129,17 @@ def evaluate_sentiment(data_dir: Path, split: str = "validation", limit: int | N
                if vader else None)
         emb = quality.predict(texts, hub_p)
         score = macro_recall if metric == "macro_recall" else macro_f1
-        in_train = np.asarray([t in seen for t in texts], bool)
+        in_train = np.asarray([normalize(t) in seen for t in texts], bool)
         row = {"dataset": name, "language": lang, "n": len(texts), "in_training": int(in_train.sum()),
                "metric": metric, "hubbub": round(score(y, hub), 4),
                "hubbub_embed": round(score(y, emb), 4),
                "vader": round(score(y, vad), 4) if vad is not None else None}
         rows.append(row)
+        bins, ece = reliability(y, hub_p)
+        details.append({"dataset": name, "language": lang, "n": len(texts),
+                        "accuracy": round(float((hub == y).mean()), 4),
+                        "confusion_true_by_predicted": confusion(y, hub), "calibration": bins, "ece": ece,
+                        "quality_preset_confusion": confusion(y, emb)})
         if name == "xlm-t-sentiment":
             xlmt["hubbub"].append(row["hubbub"])
             xlmt["hubbub_embed"].append(row["hubbub_embed"])
@@ -124,7 +157,7 @@ def evaluate_sentiment(data_dir: Path, split: str = "validation", limit: int | N
                      "hubbub": round(float(np.mean(xlmt["hubbub"])), 4),
                      "hubbub_embed": round(float(np.mean(xlmt["hubbub_embed"])), 4),
                      "vader": round(float(np.mean(xlmt["vader"])), 4) if xlmt["vader"] else None})
-    return {"task": "sentiment", "split": split, "rows": rows,
+    return {"task": "sentiment", "split": split, "rows": rows, "per_language": details,
             "hubbub_posts_per_s": round(posts / secs, 1) if secs > 0 else None,
             "model": {"file": "sentiment.hbsm", "version": model.meta.get("model_version"),
                       "training_rows": model.meta.get("training_rows")},
@@ -143,13 +176,11 @@ class _EmbeddingPreset:
         self.model = EmbeddingSentimentModel.load()
 
     def predict(self, texts: list[str], ngram_p: np.ndarray) -> np.ndarray:
-        from hubbub.enrich.steps.sentiment_embed import combine
+        from hubbub.enrich.steps.sentiment_embed import predict_proba
 
         vecs = self.embed.encode(texts)
         has = np.array([v is not None for v in vecs], bool)
         x = np.zeros((len(texts), self.model.coef.shape[1]), np.float32)
         if has.any():
             x[has] = np.stack([v for v in vecs if v is not None])
-        out = combine(self.model.log_proba(x), ngram_p).argmax(axis=1)
-        out[~has] = ngram_p[~has].argmax(axis=1)  # nothing to embed: the n-gram model alone
-        return out
+        return predict_proba(self.model.log_proba(x), ngram_p, has).argmax(axis=1)

@@ -1,14 +1,20 @@
 """Sentiment (negative / neutral / positive) in any language, from a small linear model that Hubbub
 trains itself (``scripts/train_sentiment.py``) and ships in ``hubbub/enrich/models/sentiment.hbsm``.
 
-Features are hashed, so the model has no vocabulary file: word unigrams and bigrams (hashtags count
-both as ``#tag`` and ``tag``; emoji and punctuation marks are words of their own) and character
-2..5-grams of the normalised text (lower case, links -> ``http``, mentions -> ``@user``, a letter
-repeated three times or more -> twice). Each family is L2-normalised per post; a multinomial logistic
-regression maps them to the three classes. Everything is numpy: thousands of posts per second.
+Two blocks of features, one multinomial logistic regression (scikit-learn, at training time):
 
-Output: ``sentiment`` (``negative``, ``neutral``, ``positive``; null for a post without text) and
-``sentiment_score`` = P(positive) - P(negative), in [-1, 1] (null without text).
+- hashed features (no vocabulary file): word unigrams and bigrams (hashtags count both as ``#tag`` and
+  ``tag``; emoji and punctuation marks are words of their own) and character 2..5-grams of the
+  normalised text (lower case, links -> ``http``, mentions -> ``@user``, a letter repeated three
+  times or more -> twice); each family L2-normalised per post;
+- static token embeddings distilled from USE multilingual v3 (the model2vec method: every vocabulary
+  word encoded once by the teacher; a post's vector is the mean of its known words' vectors), folded
+  into 3 class scores per word (``StaticVocab``), so the teacher is not needed at run time. They
+  carry what the teacher knows about words the labelled data never showed (``gut`` ~ ``good``).
+
+Everything is numpy: thousands of posts per second. Output: ``sentiment`` (``negative``,
+``neutral``, ``positive``; null for a post without text) and ``sentiment_score`` = P(positive) -
+P(negative), in [-1, 1] (null without text).
 
 ``VaderSentimentStep`` (``sentiment_vader``, not a default step) is VADER for English posts, for
 comparison: ``sentiment_score`` is VADER's compound score, classes cut at +-0.05 as VADER advises.
@@ -22,7 +28,7 @@ import json
 import re
 import struct
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,8 +39,11 @@ import pyarrow as pa
 from hubbub.enrich.base import Step
 
 LABELS = ("negative", "neutral", "positive")
+# Abstention: added to the neutral class's score, so a post is called negative or positive only when
+# that class is clearly more likely; chosen on the validation splits (docs/enrich.md).
+NEUTRAL_MARGIN = 0.2
 FEATURES_VERSION = "1"
-MAGIC = b"HBSM1\n"
+MAGIC = b"HBSM2\n"
 
 _ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")  # literal \uXXXX left in some corpora
 _URL = re.compile(r"https?://\S+|www\.\S+|\bhttps?\b", re.IGNORECASE)
@@ -97,19 +106,26 @@ class Featurizer:
         return {"features_version": FEATURES_VERSION, "bits": self.bits, "char_min": self.char_min,
                 "char_max": self.char_max, "word_weight": self.word_weight, "char_weight": self.char_weight}
 
-    def transform(self, texts: Sequence[str | None]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(row, column, value) of each feature occurrence; a post's rows depend on that post only."""
-        norms = [normalize(t) for t in texts]
-        shift = _U64(64 - self.bits)
-        # word unigrams and bigrams
+    def words(self, norms: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(post, crc32 hash) of every word token of the normalised texts, in order."""
         lens, hashes = [], []
         for n in norms:
             toks = tokens(n)
             lens.append(len(toks))
             hashes.extend(zlib.crc32(t.encode("utf-8")) for t in toks)
-        wlen = np.asarray(lens, np.int64)
-        wh = np.asarray(hashes, np.uint64)
-        wdoc = np.repeat(np.arange(len(norms), dtype=np.int64), wlen)
+        wdoc = np.repeat(np.arange(len(norms), dtype=np.int64), np.asarray(lens, np.int64))
+        return wdoc, np.asarray(hashes, np.uint64)
+
+    def transform(self, texts: Sequence[str | None]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(row, column, value) of each feature occurrence; a post's rows depend on that post only."""
+        return self.transform_norms([normalize(t) for t in texts])[:3]
+
+    def transform_norms(self, norms: Sequence[str]
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``transform`` of normalised texts, plus the word tokens' (post, hash) for the static vocabulary."""
+        shift = _U64(64 - self.bits)
+        # word unigrams and bigrams
+        wdoc, wh = self.words(norms)
         same = wdoc[1:] == wdoc[:-1] if len(wdoc) else np.zeros(0, bool)
         bi = (wh[:-1] * _ROLL + wh[1:])[same] if len(wh) else np.zeros(0, np.uint64)
         w_cols = np.concatenate([_mix(wh ^ _SALT_WORD), _mix(bi ^ _SALT_BIGRAM)]) >> shift
@@ -136,7 +152,7 @@ class Featurizer:
         cols = np.concatenate([w_cols, c_cols_a]).astype(np.int64)
         vals = np.concatenate([self._norm(w_rows, len(norms), self.word_weight),
                                self._norm(c_rows_a, len(norms), self.char_weight)])
-        return rows, cols, vals
+        return rows, cols, vals, wdoc, wh
 
     @staticmethod
     def _norm(rows: np.ndarray, n_docs: int, weight: float) -> np.ndarray:
@@ -145,18 +161,63 @@ class Featurizer:
 
 
 @dataclass
+class StaticVocab:
+    """Static token embeddings (model2vec method), already multiplied by the classifier.
+
+    Each vocabulary word was encoded once by a multilingual sentence encoder (the teacher); a post's
+    static embedding is the weighted mean of its known words' vectors, and since the classifier is
+    linear in it, each word ships only its 3 class scores (``logits``) and its weight: the post's score
+    is ``sum(weight * logits) / sum(weight)`` over its known words (0 when it has none). Words are
+    keyed by the crc32 of the token, as in ``Featurizer.words``.
+    """
+
+    hashes: np.ndarray  # (V,) uint64, sorted, distinct
+    weights: np.ndarray  # (V,) float32
+    logits: np.ndarray  # (V, 3) float32
+
+    @classmethod
+    def empty(cls) -> StaticVocab:
+        return cls(np.zeros(0, np.uint64), np.zeros(0, np.float32), np.zeros((0, 3), np.float32))
+
+    def lookup(self, wh: np.ndarray) -> np.ndarray:
+        """Vocabulary index of each hash, -1 where unknown."""
+        if not len(self.hashes) or not len(wh):
+            return np.full(len(wh), -1, np.int64)
+        pos = np.minimum(np.searchsorted(self.hashes, wh), len(self.hashes) - 1)
+        return np.where(self.hashes[pos] == wh, pos, -1)
+
+    def mean_matrix(self, wdoc: np.ndarray, wh: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(post, vocabulary index, value) of the weighted-mean operator (rows sum to 1 or are empty)."""
+        idx = self.lookup(wh)
+        hit = idx >= 0
+        doc, idx = wdoc[hit], idx[hit]
+        w = self.weights[idx].astype(np.float64)
+        tot = np.bincount(doc, weights=w, minlength=n)
+        return doc, idx, w / np.where(tot > 0, tot, 1.0)[doc]
+
+    def scores(self, wdoc: np.ndarray, wh: np.ndarray, n: int) -> np.ndarray:
+        doc, idx, val = self.mean_matrix(wdoc, wh, n)
+        z = np.zeros((n, 3), np.float64)
+        for k in range(3):
+            z[:, k] = np.bincount(doc, weights=val * self.logits[idx, k], minlength=n)
+        return z
+
+
+@dataclass
 class SentimentModel:
     featurizer: Featurizer
     weights: np.ndarray  # (2**bits, 3) float32
     bias: np.ndarray  # (3,) float32
     meta: dict[str, Any] = field(default_factory=dict)
+    static: StaticVocab = field(default_factory=StaticVocab.empty)
 
     def scores(self, texts: Sequence[str | None]) -> np.ndarray:
-        rows, cols, vals = self.featurizer.transform(texts)
+        rows, cols, vals, wdoc, wh = self.featurizer.transform_norms([normalize(t) for t in texts])
         n = len(texts)
-        z = np.empty((n, 3), np.float64)
+        z = self.static.scores(wdoc, wh, n)
+        z[:, 1] += NEUTRAL_MARGIN
         for k in range(3):
-            z[:, k] = np.bincount(rows, weights=vals * self.weights[cols, k], minlength=n) + self.bias[k]
+            z[:, k] += np.bincount(rows, weights=vals * self.weights[cols, k], minlength=n) + self.bias[k]
         return z
 
     def predict_proba(self, texts: Sequence[str | None]) -> np.ndarray:
@@ -165,19 +226,25 @@ class SentimentModel:
     def predict(self, texts: Sequence[str | None]) -> list[str]:
         return [LABELS[i] for i in self.predict_proba(texts).argmax(axis=1)]
 
-    # -- artifact: MAGIC, u32 length, JSON metadata, then zlib-compressed float16 weights and bias --
+    # -- artifact: MAGIC, u32 length, JSON metadata, then zlib-compressed arrays: n-gram weights (f16),
+    # bias (f32), static vocabulary hashes (u32), word weights (f16), word class scores (f16) --
     def to_bytes(self) -> bytes:
         meta = dict(self.meta, featurizer=self.featurizer.params(), labels=list(LABELS),
-                    weights_dtype="float16", weights_shape=list(self.weights.shape))
+                    weights_dtype="float16", weights_shape=list(self.weights.shape),
+                    static_vocabulary=len(self.static.hashes))
+        meta.pop("sha256", None)
         head = json.dumps(meta, sort_keys=True, ensure_ascii=False).encode("utf-8")
-        body = zlib.compress(np.ascontiguousarray(self.weights, "<f2").tobytes()
-                             + np.ascontiguousarray(self.bias, "<f4").tobytes(), 9)
+        body = zlib.compress(b"".join([
+            np.ascontiguousarray(self.weights, "<f2").tobytes(), np.ascontiguousarray(self.bias, "<f4").tobytes(),
+            np.ascontiguousarray(self.static.hashes, "<u4").tobytes(),
+            np.ascontiguousarray(self.static.weights, "<f2").tobytes(),
+            np.ascontiguousarray(self.static.logits, "<f2").tobytes()]), 9)
         return MAGIC + struct.pack("<I", len(head)) + head + body
 
     @classmethod
     def from_bytes(cls, data: bytes) -> SentimentModel:
         if not data.startswith(MAGIC):
-            raise ValueError("not a Hubbub sentiment model")
+            raise ValueError("not a Hubbub sentiment model (or one of an older format: retrain it)")
         (hlen,) = struct.unpack_from("<I", data, len(MAGIC))
         start = len(MAGIC) + 4
         meta = json.loads(data[start:start + hlen].decode("utf-8"))
@@ -186,10 +253,18 @@ class SentimentModel:
         if fp.pop("features_version") != FEATURES_VERSION:
             raise ValueError("sentiment model was built for another feature version")
         shape = tuple(meta["weights_shape"])
-        nw = int(np.prod(shape)) * 2
-        weights = np.frombuffer(body[:nw], "<f2").reshape(shape).astype(np.float32)
-        bias = np.frombuffer(body[nw:], "<f4").astype(np.float32)
-        return cls(Featurizer(**fp), weights, bias, meta)
+        v = int(meta.get("static_vocabulary", 0))
+        sizes = [(int(np.prod(shape)), "<f2"), (3, "<f4"), (v, "<u4"), (v, "<f2"), (v * 3, "<f2")]
+        arrays, pos = [], 0
+        for count, dt in sizes:
+            nbytes = count * np.dtype(dt).itemsize
+            arrays.append(np.frombuffer(body[pos:pos + nbytes], dt))
+            pos += nbytes
+        weights = arrays[0].reshape(shape).astype(np.float32)
+        static = StaticVocab(arrays[2].astype(np.uint64), arrays[3].astype(np.float32),
+                             arrays[4].reshape(v, 3).astype(np.float32))
+        meta["sha256"] = hashlib.sha256(data).hexdigest()
+        return cls(Featurizer(**fp), weights, arrays[1].astype(np.float32), meta, static)
 
     def save(self, path: Path) -> None:
         path.write_bytes(self.to_bytes())
@@ -209,101 +284,6 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-# ---------------------------------------------------------------------------------------------
-# training (used by scripts/train_sentiment.py and the tests): multinomial logistic regression,
-# L2-regularised, full batch, L-BFGS; deterministic for the same data, order and parameters.
-
-
-def train(texts: Sequence[str], labels: Sequence[int], featurizer: Featurizer, l2: float = 1e-4,
-          max_iter: int = 200, sample_weight: Iterable[float] | None = None,
-          log: Callable[[str], None] | None = None) -> SentimentModel:
-    rows, cols, vals = featurizer.transform(texts)
-    n = len(texts)
-    y = np.zeros((n, 3), np.float64)
-    y[np.arange(n), np.asarray(labels, np.int64)] = 1.0
-    sw = np.ones(n) if sample_weight is None else np.asarray(list(sample_weight), np.float64)
-    sw = sw / sw.sum()
-    # parameters only for the hashed columns that occur; two orderings of the occurrences:
-    # by post (for the scores) and by column (for the gradient), each summed with reduceat
-    used, inv = np.unique(cols, return_inverse=True)
-    d = len(used)
-    by_row = np.argsort(rows, kind="stable")
-    r_col, r_val = inv[by_row], vals[by_row][:, None]
-    r_start = np.flatnonzero(np.r_[True, np.diff(rows[by_row]) != 0])
-    if len(r_start) != n:
-        raise ValueError("every post needs at least one feature")
-    by_col = np.argsort(inv, kind="stable")
-    c_row, c_val = rows[by_col], vals[by_col][:, None]
-    c_start = np.flatnonzero(np.r_[True, np.diff(inv[by_col]) != 0])
-
-    def loss_grad(x: np.ndarray) -> tuple[float, np.ndarray]:
-        w = x[:-3].astype(np.float32).reshape(d, 3)  # float32 occurrences, float64 sums and solver
-        z = np.add.reduceat(r_val * w[r_col], r_start, axis=0, dtype=np.float64) + x[-3:]
-        z -= z.max(axis=1, keepdims=True)
-        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-        loss = -float((sw[:, None] * y * logp).sum()) + 0.5 * l2 * float(np.dot(x[:-3], x[:-3]))
-        r = (np.exp(logp) - y) * sw[:, None]
-        g = np.empty_like(x)
-        g[:-3] = np.add.reduceat(c_val * r.astype(np.float32)[c_row], c_start, axis=0, dtype=np.float64).ravel()
-        g[:-3] += l2 * x[:-3]
-        g[-3:] = r.sum(axis=0)
-        return loss, g
-
-    x = _lbfgs(loss_grad, np.zeros(d * 3 + 3), max_iter, log=log)
-    weights = np.zeros((1 << featurizer.bits, 3), np.float32)
-    weights[used] = x[:-3].reshape(d, 3).astype(np.float16)
-    return SentimentModel(featurizer, weights, x[-3:].astype(np.float32))
-
-
-def _lbfgs(f: Callable[[np.ndarray], tuple[float, np.ndarray]], x: np.ndarray, max_iter: int,
-           memory: int = 10, tol: float = 1e-7, log: Callable[[str], None] | None = None) -> np.ndarray:
-    fx, g = f(x)
-    ss: list[np.ndarray] = []
-    ys: list[np.ndarray] = []
-    for it in range(max_iter):
-        q = g.copy()
-        alphas = []
-        for s, yv in zip(reversed(ss), reversed(ys), strict=True):
-            rho = 1.0 / float(np.dot(yv, s))
-            a = rho * float(np.dot(s, q))
-            q -= a * yv
-            alphas.append((rho, a))
-        if ss:
-            q *= float(np.dot(ss[-1], ys[-1])) / float(np.dot(ys[-1], ys[-1]))
-        else:
-            q /= max(1.0, float(np.sqrt(np.dot(g, g))))
-        for (s, yv), (rho, a) in zip(zip(ss, ys, strict=True), reversed(alphas), strict=True):
-            q += s * (a - rho * float(np.dot(yv, q)))
-        d = -q
-        gd = float(np.dot(g, d))
-        if gd >= 0:  # not a descent direction: restart from the gradient
-            ss.clear()
-            ys.clear()
-            d = -g
-            gd = -float(np.dot(g, g))
-        step = 1.0
-        for _ in range(30):
-            xn = x + step * d
-            fn, gn = f(xn)
-            if fn <= fx + 1e-4 * step * gd:
-                break
-            step *= 0.5
-        s, yv = xn - x, gn - g
-        if float(np.dot(s, yv)) > 1e-12:
-            ss.append(s)
-            ys.append(yv)
-            if len(ss) > memory:
-                ss.pop(0)
-                ys.pop(0)
-        done = fx - fn < tol * max(1.0, abs(fx))
-        x, fx, g = xn, fn, gn
-        if log and (it % 10 == 0 or done):
-            log(f"iter {it:4d} loss {fx:.6f}")
-        if done:
-            break
-    return x
-
-
 def sha256_file(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -313,7 +293,7 @@ def sha256_file(path: Path) -> str:
 
 class SentimentStep(Step):
     name = "sentiment"
-    version = "1"
+    version = "2"
     reads = ("text",)
     schema = pa.schema([("sentiment", pa.string()), ("sentiment_score", pa.float32())])
     description = "sentiment (negative/neutral/positive) and P(positive) - P(negative), any language"
@@ -328,11 +308,12 @@ class SentimentStep(Step):
 
     def model(self) -> dict[str, str]:
         m = self._loaded()
-        return {"name": f"hubbub hashed n-gram logistic regression ({MODEL_FILE})",
+        return {"name": f"hubbub n-gram + static-embedding logistic regression ({MODEL_FILE})",
                 "version": str(m.meta.get("model_version", "")), "sha256": m.meta.get("sha256", "")}
 
     def params(self) -> dict[str, Any]:
-        return {"score": "P(positive) - P(negative)", **self._loaded().featurizer.params()}
+        return {"score": "P(positive) - P(negative)", "neutral_margin": NEUTRAL_MARGIN,
+                **self._loaded().featurizer.params()}
 
     def setup(self, seed: int) -> None:
         self._loaded()

@@ -11,7 +11,9 @@ Negative / neutral / positive from two models, combined with equal weight in log
 Measured (``hubbub eval``, validation split): TweetEval macro recall on texts unseen in training and
 XLM-T macro F1 in docs/enrich.md. It costs an embedding per post (about 400 posts/s on one core), so it
 pays where posts are embedded anyway (topics, narratives). Output table ``enrich_sentiment_embed`` with
-the ``sentiment`` step's columns. Posts embedded with another encoder are refused with a clear error.
+the ``sentiment`` step's columns. A post whose text cleans to nothing for the encoder (only links,
+mentions, emoji) gets the default model's label and score; a post without text gets nulls.
+Posts embedded with another encoder are refused with a clear error.
 """
 
 from __future__ import annotations
@@ -66,6 +68,16 @@ def combine(emb_log_p: np.ndarray, ngram_p: np.ndarray) -> np.ndarray:
     return (1 - NGRAM_WEIGHT) * emb_log_p + NGRAM_WEIGHT * np.log(ngram_p + 1e-12)
 
 
+def predict_proba(emb_log_p: np.ndarray, ngram_p: np.ndarray, has_vector: np.ndarray) -> np.ndarray:
+    """Class probabilities of the preset: the combination where the post has an embedding, the
+    default model alone where its text cleans to nothing for the encoder (the step and ``hubbub eval``
+    both use this)."""
+    log_p = combine(emb_log_p, ngram_p)
+    p = np.exp(log_p - log_p.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    return np.where(has_vector[:, None], p, ngram_p)
+
+
 class EmbeddingSentimentStep(Step):
     name = "sentiment_embed"
     version = "1"
@@ -107,19 +119,19 @@ class EmbeddingSentimentStep(Step):
             raise ValueError(f"sentiment_embed needs {want} embeddings; posts were embedded with {wrong[0]} "
                              "(run `hubbub enrich --steps embed` with the default encoder)")
         has = np.array([m is not None for m in models], bool)
+        texts = batch["text"].to_pylist()
         n, dim = batch.num_rows, emb.coef.shape[1]
         vec = np.zeros((n, dim), np.float32)
         if has.any():
             flat = batch["embedding"].filter(pa.array(has)).combine_chunks().flatten()
             vec[has] = np.asarray(flat.to_numpy(zero_copy_only=False), np.float32).reshape(-1, dim)
-        log_p = combine(emb.log_proba(vec), ngram.predict_proba(batch["text"].to_pylist()))
-        p = np.exp(log_p - log_p.max(axis=1, keepdims=True))
-        p /= p.sum(axis=1, keepdims=True)
+        p = predict_proba(emb.log_proba(vec), ngram.predict_proba(texts), has)
+        has_text = np.array([bool(t and t.strip()) for t in texts], bool)
         best = p.argmax(axis=1)
-        return pa.table({"sentiment": pa.array([LABELS[b] if h else None for b, h in zip(best, has, strict=True)],
+        return pa.table({"sentiment": pa.array([LABELS[b] if h else None for b, h in zip(best, has_text, strict=True)],
                                                pa.string()),
                          "sentiment_score": pa.array((p[:, 2] - p[:, 0]).astype(np.float32), pa.float32(),
-                                                     mask=~has)},
+                                                     mask=~has_text)},
                         schema=self.schema)
 
 
