@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/train_sentiment.py [--data ../shared/data] [--out src/hubbub/enrich/models/sentiment.hbsm]
 
-1. Training corpus (``hubbub.enrich.sentiment_corpus``): XLM-T train (8 languages), TweetEval emotion
+1. Training corpus (``hubbub.eval.sentiment_corpus``): XLM-T train (8 languages), TweetEval emotion
    train (mapped to negative / positive), the Sanders corpus; any text found in a validation file is
    dropped. Weak labels (``--weak``, on by default): English posts of the unlabelled pool (IRA,
    TweetTopicXL train, Sanders) that VADER scores clearly (compound >= 0.5 positive, <= -0.5 negative,
@@ -35,9 +35,9 @@ from typing import Any
 
 import numpy as np
 
-from hubbub.enrich.sentiment_corpus import held_out_texts, load_corpus, unlabelled_pool
 from hubbub.enrich.sentiment_train import fit
 from hubbub.enrich.steps.sentiment import MODEL_PATH, Featurizer, SentimentModel, normalize, tokens
+from hubbub.eval.sentiment_corpus import held_out_texts, load_corpus, unlabelled_pool
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(os.environ.get("HUBBUB_SHARED_DATA", REPO.parent / "shared" / "data"))

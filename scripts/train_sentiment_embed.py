@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/train_sentiment_embed.py [--data ../shared/data] [--out FILE]
 
-The labelled corpus of scripts/train_sentiment.py (``hubbub.enrich.sentiment_corpus``: XLM-T train
+The labelled corpus of scripts/train_sentiment.py (``hubbub.eval.sentiment_corpus``: XLM-T train
 in 8 languages, TweetEval emotion train mapped to sentiment, Sanders; validation texts dropped); each
 text is embedded by the ``embed`` step's default encoder (USE multilingual v3, as the step does), then
 a multinomial logistic regression (scikit-learn, lbfgs, C=1, balanced class weights; not tuned) is
@@ -23,10 +23,10 @@ from sklearn.linear_model import LogisticRegression
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_sentiment import DEFAULT_DATA, DEFAULTS, weak_english, write_model  # noqa: E402
 
-from hubbub.enrich.sentiment_corpus import held_out_texts, load_corpus, unlabelled_pool  # noqa: E402
 from hubbub.enrich.steps.embed import EmbedStep  # noqa: E402
 from hubbub.enrich.steps.sentiment import normalize  # noqa: E402
 from hubbub.enrich.steps.sentiment_embed import MODEL_PATH, EmbeddingSentimentModel  # noqa: E402
+from hubbub.eval.sentiment_corpus import held_out_texts, load_corpus, unlabelled_pool  # noqa: E402
 
 MODEL_VERSION = "2"
 C = 1.0

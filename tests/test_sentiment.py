@@ -53,8 +53,8 @@ def test_artifact_small_and_provenance_matches_shared_data(model):
 def test_no_validation_text_in_the_training_corpus():
     """XLM-T English train holds TweetEval sentiment validation tweets: the corpus drops them (and any
     other text of a validation file), and the weakly labelled posts exclude them too."""
-    from hubbub.enrich.sentiment_corpus import held_out_texts, load_corpus
     from hubbub.enrich.steps.sentiment import normalize
+    from hubbub.eval.sentiment_corpus import held_out_texts, load_corpus
 
     held = held_out_texts(SHARED)
     assert len(held) > 5_000
@@ -122,7 +122,7 @@ def test_tiny_training_run_is_reproducible(tmp_path):
     again = SentimentModel.from_bytes(a.to_bytes())
     sample, _ = _val("italian", 50)
     assert np.array_equal(again.predict_proba(sample), a.predict_proba(sample))
-    from hubbub.enrich.sentiment_corpus import load_corpus
+    from hubbub.eval.sentiment_corpus import load_corpus
 
     corpus = load_corpus(SHARED, limit=60)
     fit = np.asarray(a.predict_proba(corpus.texts).argmax(axis=1))

@@ -94,8 +94,8 @@ def _vader() -> VaderSentimentStep | None:
 
 
 def _training_texts(data_dir: Path) -> set[str]:
-    """Normalised texts of the labelled training corpus (``hubbub.enrich.sentiment_corpus``)."""
-    from hubbub.enrich.sentiment_corpus import load_corpus
+    """Normalised texts of the labelled training corpus (``hubbub.eval.sentiment_corpus``)."""
+    from hubbub.eval.sentiment_corpus import load_corpus
 
     return {normalize(t) for t in load_corpus(data_dir).texts}
 
