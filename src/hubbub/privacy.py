@@ -275,7 +275,7 @@ def handles_in_links(text: str) -> list[tuple[str, str]]:
     low = text.lower()
     if len(low) != len(text):
         low = text  # rare: case-changing letters alter lengths; scan the text as it is
-    out = []
+    out: list[tuple[str, str]] = []
     for platform, pat in _PROFILE_URLS:
         if pat.prefix in low:
             out.extend((platform, text[m.start(1):m.end(1)]) for m in pat.regex.finditer(low))
@@ -292,7 +292,7 @@ _ID_URLS = [
 def ids_in_links(text: str) -> list[tuple[str, str]]:
     """(platform, account id) of accounts named by id in links (``facebook.com/story.php?story_fbid=1&id=<id>``)."""
     low = text.lower()
-    out = []
+    out: list[tuple[str, str]] = []
     for platform, pat in _ID_URLS:
         if pat.prefix in low:
             out.extend((platform, m.group(1)) for m in pat.regex.finditer(low))
@@ -414,13 +414,13 @@ def record_strings(obj: Any, keys: dict[Any, Any], numbers: dict[int, str],
             if k is not None:
                 return k
         for f in _ID_IN_ACCOUNT:
-            v = x.get(f)
-            if isinstance(v, str | int) and not isinstance(v, bool) and v != "" and id_key is not None:
-                return id_key(str(v))
+            ref = x.get(f)
+            if isinstance(ref, str | int) and not isinstance(ref, bool) and ref != "" and id_key is not None:
+                return id_key(str(ref))
         for f in _ACCOUNT_MARKERS:
-            v = x.get(f)
-            if isinstance(v, str) and v and handle_key is not None:
-                return handle_key(v.split("@")[0] if f == "acct" else v)
+            ref = x.get(f)
+            if isinstance(ref, str) and ref and handle_key is not None:
+                return handle_key(ref.split("@")[0] if f == "acct" else ref)
         return None
 
     def walk(x: Any) -> Any:

@@ -207,7 +207,9 @@ def _describe(t: pa.Table, comp: np.ndarray, unit: np.ndarray, cross_only: bool
     for i, c in enumerate(comp.tolist()):
         if c >= 0:
             members.setdefault(c, []).append(i)
-    narr, spread, member_rows = [], [], []
+    narr: list[dict[str, Any]] = []
+    spread: list[dict[str, Any]] = []
+    member_rows: list[dict[str, Any]] = []
     for idx in members.values():
         units = len({int(unit[i]) for i in idx})
         plats = sorted({rows[i]["platform"] for i in idx})

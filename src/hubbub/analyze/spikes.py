@@ -164,7 +164,7 @@ def baseline(counts: np.ndarray, first_us: int, interval: str, history_days: int
     first_day = first_us // DAY_US
     offset = (first_us - first_day * DAY_US) // step
     n_days = -(-(offset + n) // per_day)
-    grid = np.full(n_days * per_day, np.nan)
+    grid: np.ndarray = np.full(n_days * per_day, np.nan)
     grid[offset:offset + n] = counts
     grid = grid.reshape(n_days, per_day)
     totals = grid.sum(axis=1)  # NaN for days only partly inside the series

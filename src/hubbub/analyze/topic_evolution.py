@@ -136,9 +136,9 @@ def topic_evolution(store: Store, posts: Any, params: TopicParams | None = None,
                         ("last_seen", pa.timestamp("us", tz="UTC")), ("sentiment", pa.float64()),
                         ("recent_posts", pa.int64()), ("earlier_posts", pa.int64()), ("growth", pa.float64()),
                         ("q_emerging", pa.float64()), ("q_fading", pa.float64()), ("trend", pa.string())])
-    for r in rows:
+    for row in rows:
         for k in ("first_seen", "last_seen"):
-            r[k] = r[k].tz_localize("UTC") if r[k].tzinfo is None else r[k]
+            row[k] = row[k].tz_localize("UTC") if row[k].tzinfo is None else row[k]
     topics = pa.Table.from_pylist(rows, schema=schema)
     rec = {"analysis": "topics", **asdict(p), "selection": selection or {}, "seed": None,
            "recent_from": recent_from.isoformat() if recent_from is not None else None,

@@ -132,7 +132,7 @@ def _japanese_stream(text: str) -> list[str | None]:
     for i, (s, pos) in enumerate(nodes):
         noun = pos[0] == "名詞" and pos[1] != "数詞" and s not in stop and not s.isdigit()
         if pos[0] == "接頭辞":
-            nxt = nodes[i + 1][1] if i + 1 < len(nodes) else ("",)
+            nxt = nodes[i + 1][1] if i + 1 < len(nodes) else ["", ""]
             noun = nxt[0] == "名詞" and nxt[1] != "数詞"
         elif pos[0] == "接尾辞" and pos[1] == "名詞的":
             noun = bool(out) and out[-1] is not _BREAK

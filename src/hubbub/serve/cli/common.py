@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import orjson
 import pyarrow as pa
@@ -87,7 +87,7 @@ def _open(workspace: Path | None, read_only: bool = False, save_runs: bool = Fal
         _fail(str(exc))
 
 
-def _fail(msg: str, code: int = 2) -> Any:
+def _fail(msg: str, code: int = 2) -> NoReturn:
     err.print(Text(f"error: {msg}", style="red"))
     raise typer.Exit(code)
 
