@@ -82,6 +82,52 @@ class Hubbub:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    # -- what Hubbub reads and how well it scores (no workspace needed) --------------------------
+    @staticmethod
+    def formats() -> pa.Table:
+        """The input formats ``import_files`` detects or takes as ``format``: format, platform, description."""
+        from hubbub.sources.registry import all_sources
+
+        srcs = sorted(all_sources().values(), key=lambda s: s.name)
+        return pa.table({"format": [s.name for s in srcs], "platform": [s.platform for s in srcs],
+                         "description": [s.description for s in srcs]})
+
+    @staticmethod
+    def load_mapping(path: str | Path) -> Source:
+        """A source from a column-mapping file (docs/mapping.md), for ``import_files(source=...)``;
+        ValueError naming the file and the key that is wrong."""
+        from hubbub.sources.tabular import load_mapping, mapped_source
+
+        p = Path(path)
+        try:
+            return mapped_source(load_mapping(p))
+        except (OSError, ValueError) as exc:
+            msg = str(exc)
+            raise ValueError(msg if str(p) in msg else f"{p}: {msg}") from None
+
+    @staticmethod
+    def evaluate(data: str | Path, split: str = "validation", tasks: Sequence[str] = (
+            "lang", "sentiment", "topics", "coordination"), limit: int | None = None,
+                 out: str | Path | None = None) -> dict[str, Any]:
+        """Accuracy on the labelled sets in ``data`` side by side with baselines (``hubbub eval``); with
+        ``out``, also writes eval.json and eval.md there. Returns the report."""
+        from hubbub.eval.report import run_eval, write_reports
+
+        report: dict[str, Any] = run_eval(Path(data), split, list(tasks), limit)
+        if out is not None:
+            write_reports(report, Path(out))
+        return report
+
+    @staticmethod
+    def write_network(result: Any, path: str | Path, format: str | None = None) -> Path:
+        """Write a coordination result's kept network as GEXF or GraphML (``format`` or the suffix), with
+        posts, degree, first and last seen and cluster as node attributes (handles only where the
+        dataset keeps them)."""
+        from hubbub.analyze.coordination.export import write_network
+
+        return write_network(path, result.edges, result.members, result.params["layers"], format,
+                             result.accounts)
+
     # -- import ---------------------------------------------------------------------------------
     def import_files(
         self,

@@ -22,7 +22,7 @@ from hubbub import __version__
 from hubbub.api import EXPORT_FORMATS, Hubbub, _lists_as_json
 from hubbub.ingest.importer import ImportSummary
 from hubbub.query import QueryError
-from hubbub.sources.registry import all_sources, get_source
+from hubbub.sources.registry import get_source
 from hubbub.store.workspace import ENV_WORKSPACE, WorkspaceError, default_path
 
 app = typer.Typer(
@@ -177,14 +177,9 @@ def import_cmd(
 
 def _mapping_source(mapping: Path) -> Any:
     try:
-        from hubbub.sources.tabular import load_mapping, mapped_source
-    except ImportError:
-        _fail("column mappings are not available in this build")
-    try:
-        return mapped_source(load_mapping(mapping))
-    except (OSError, ValueError) as exc:
-        msg = str(exc)
-        _fail(msg if str(mapping) in msg else f"{mapping}: {msg}")
+        return Hubbub.load_mapping(mapping)
+    except ValueError as exc:
+        _fail(str(exc))
 
 
 class _RateColumn(ProgressColumn):
@@ -345,13 +340,11 @@ def eval_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Accuracy on labelled data, side by side with baselines; writes a Markdown and a JSON report."""
-    from hubbub.eval.report import run_eval, write_reports
-
     try:
-        report = run_eval(data, split, [t.strip() for t in tasks.split(",") if t.strip()], limit)
+        report = Hubbub.evaluate(data, split, [t.strip() for t in tasks.split(",") if t.strip()], limit, out_dir)
     except (FileNotFoundError, ValueError) as exc:
         _fail(str(exc))
-    j, m = write_reports(report, out_dir)
+    j, m = out_dir / "eval.json", out_dir / "eval.md"
     if as_json:
         sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
         return
@@ -457,10 +450,7 @@ def export(
 @app.command()
 def formats(as_json: JsonOpt = False) -> None:
     """List the input formats `hubbub import` detects (or takes with --format)."""
-    srcs = sorted(all_sources().values(), key=lambda s: s.name)
-    table = pa.table({"format": [s.name for s in srcs], "platform": [s.platform for s in srcs],
-                      "description": [s.description for s in srcs]})
-    _emit(table, as_json, "formats")
+    _emit(Hubbub.formats(), as_json, "formats")
 
 
 @app.command()

@@ -10,6 +10,7 @@ import orjson
 import pyarrow as pa
 import typer
 
+from hubbub.api import Hubbub
 from hubbub.serve.cli.common import (
     DatasetOpt,
     JsonOpt,
@@ -82,8 +83,6 @@ def coordination_cmd(
 ) -> None:
     """Clusters of accounts acting together (same links, reposts, texts, reply targets, hashtag sets within
     a window), edges tested against a null model; accounts appear only as pseudonymous keys."""
-    from hubbub.analyze.coordination.export import write_network
-
     names = [x.strip() for x in layers.split(",") if x.strip()]
     with _open(workspace, read_only=True, save_runs=save) as hb, _user_errors():
         res = hb.coordination(query or None, dataset=dataset, layers=names, window=window, min_weight=min_weight,
@@ -92,7 +91,7 @@ def coordination_cmd(
     written = []
     for path, fmt in ((gexf, "gexf"), (graphml, "graphml")):
         if path is not None:
-            written.append(write_network(path, res.edges, res.members, res.params["layers"], fmt, res.accounts))
+            written.append(Hubbub.write_network(res, path, fmt))
     if as_json:
         doc = {"run_id": res.run_id, "params": res.params, "counts": res.counts(),
                "clusters": res.clusters.to_pylist()}
