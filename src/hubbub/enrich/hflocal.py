@@ -9,11 +9,13 @@ import os
 from functools import cache
 from pathlib import Path
 
+from hubbub.errors import BadParameter
+
 # Files that define what a model computes (weights, config, tokenizer); README and the like do not count.
 _FINGERPRINT_SUFFIXES = (".json", ".safetensors", ".bin", ".model", ".txt", ".pt", ".pth", ".msgpack")
 
 
-class ModelFolderError(ValueError):
+class ModelFolderError(BadParameter):
     """A model path that is not a usable local folder."""
 
 

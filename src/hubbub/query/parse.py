@@ -19,6 +19,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from hubbub.errors import BadParameter
 from hubbub.query.text import chunks, fold
 
 TEXT_FIELDS = ("lang", "platform", "kind", "dataset", "sentiment", "hashtag", "domain", "url", "author", "topic")
@@ -39,7 +40,7 @@ _SURROGATE = re.compile("[\ud800-\udfff]")  # what Python makes of bytes that ar
 _SHOWN = 60  # characters of the query shown on each side of the caret
 
 
-class QueryError(ValueError):
+class QueryError(BadParameter):
     """A malformed query: ``message``, the 1-based ``position`` (column) and the ``query``."""
 
     def __init__(self, message: str, position: int, query: str = "") -> None:

@@ -23,6 +23,7 @@ from typing import IO, Any
 
 import orjson
 
+from hubbub.errors import BadParameter
 from hubbub.schema import KINDS, PLATFORMS
 from hubbub.sources.base import (
     Draft,
@@ -75,7 +76,7 @@ LANGUAGE_CODES = {
 }
 
 
-class MappingConfigError(ValueError):
+class MappingConfigError(BadParameter):
     """A mapping (file) that cannot be used; the message names the key that is wrong."""
 
 

@@ -9,11 +9,13 @@ from pathlib import Path
 
 import orjson
 
+from hubbub.errors import UserError
+
 DEFAULT_WORKSPACE = "hubbub-data"
 ENV_WORKSPACE = "HUBBUB_WORKSPACE"
 
 
-class WorkspaceError(Exception):
+class WorkspaceError(UserError):
     pass
 
 

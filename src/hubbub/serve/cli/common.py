@@ -20,6 +20,7 @@ from rich.text import Text
 
 from hubbub import __version__
 from hubbub.api import EXPORT_FORMATS, Hubbub, _lists_as_json
+from hubbub.errors import UserError
 from hubbub.ingest.importer import ImportSummary
 from hubbub.query import QueryError
 from hubbub.sources.registry import get_source
@@ -101,7 +102,7 @@ def _user_errors() -> Iterator[None]:
     except QueryError as exc:
         err.print(Text(exc.display(), style="red"))
         raise typer.Exit(2) from None
-    except (ValueError, TypeError) as exc:
+    except (UserError, ValueError) as exc:  # anything else (a TypeError, ...) is a bug and shows as one
         _fail(str(exc))
 
 
