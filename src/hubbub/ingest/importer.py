@@ -40,6 +40,7 @@ PROGRESS_EVERY = 5_000  # records per chunk when mapping in this process
 # Posts per committed batch (memory is bounded by this; HUBBUB_IMPORT_BATCH tunes it).
 INSERT_ROWS = int(os.environ.get("HUBBUB_IMPORT_BATCH", "50000"))
 MIN_CONFIDENCE = 0.3
+SNIFF_BYTES = 65536  # how much of a file's start the sources see to recognise its format
 
 Progress = Callable[[str, int], None]
 
@@ -169,25 +170,11 @@ def _import_file(
         return res
     try:
         with open_input(f) as stream:
-            try:
-                head = stream.peek(65536)[:65536]
-            except (OSError, EOFError, ValueError) as exc:
-                raise UnreadableFile(f"cannot decompress: {exc}") from None
-            if not head.strip():
-                raise UnreadableFile("empty file")
-            src = forced
-            if src is None:
-                src, conf = detect(head, f.name)
-                if src is None or conf < MIN_CONFIDENCE:
-                    raise UnreadableFile(_unknown_format(head))
+            src = _source_for(stream, f, forced)
             res.format = src.name
             job = FileJob(src, dataset, f.display, import_id, keep_handles)
             skip = _resume(store, import_id, res)
-            if _line_based(src) and _first_line_is_json(stream):
-                use_pool = pool.get(f) if pool is not None else None
-                chunks = _map_lines(job, stream, res, skip, pseudo, sealer, use_pool)
-            else:
-                chunks = _map_records(job, stream, res, skip, pseudo, sealer)
+            chunks = _file_chunks(job, f, stream, res, skip, pseudo, sealer, pool)
             _write(store, chunks, res, import_id, progress)
             with store.transaction():
                 _record_file(store, res, dataset, fp, import_id)
@@ -195,6 +182,53 @@ def _import_file(
     except UnreadableFile as exc:
         res.status, res.error = "failed", str(exc)
     return res
+
+
+def _source_for(stream: Any, f: InputFile, forced: Source | None) -> Source:
+    """The source that reads this file: ``forced``, or the one detected from its first bytes."""
+    try:
+        head = stream.peek(SNIFF_BYTES)[:SNIFF_BYTES]
+    except (OSError, EOFError, ValueError) as exc:
+        raise UnreadableFile(f"cannot decompress: {exc}") from None
+    if not head.strip():
+        raise UnreadableFile("empty file")
+    if forced is not None:
+        return forced
+    src, conf = detect(head, f.name)
+    if src is None or conf < MIN_CONFIDENCE:
+        raise UnreadableFile(_unknown_format(head))
+    return src
+
+
+def _file_chunks(job: FileJob, f: InputFile, stream: Any, res: FileResult, skip: int, pseudo: Pseudonymiser,
+                 sealer: Sealer, pool: _LazyPool | None) -> Iterator[Chunk]:
+    if _line_based(job.source) and _first_line_is_json(stream):
+        use_pool = pool.get(f) if pool is not None else None
+        return _map_lines(job, stream, res, skip, pseudo, sealer, use_pool)
+    return _map_records(job, stream, res, skip, pseudo, sealer)
+
+
+def map_file(f: InputFile, secret: bytes, fmt: str | None = None, dataset: str = "dry-run",
+             keep_handles: bool = False) -> tuple[FileResult, list[Chunk]]:
+    """Read and map one file exactly as ``import_paths`` does, without a store (a dry run): its
+    result (counts of read, quarantined and skipped records; ``imported`` = rows mapped) and chunks."""
+    res = FileResult(f.display)
+    chunks: list[Chunk] = []
+    pseudo, sealer = Pseudonymiser(secret), Sealer(secret)
+    try:
+        with open_input(f) as stream:
+            src = _source_for(stream, f, get_source(fmt) if fmt else None)
+            res.format = src.name
+            job = FileJob(src, dataset, f.display, "dry-run", keep_handles)
+            for chunk in _file_chunks(job, f, stream, res, 0, pseudo, sealer, None):
+                chunks.append(chunk)
+                res.read += chunk.read
+                res.skipped += chunk.skipped
+                res.quarantined += len(chunk.quarantine)
+                res.imported += chunk.rows.num_rows if chunk.rows is not None else 0
+    except UnreadableFile as exc:
+        res.status, res.error = "failed", str(exc)
+    return res, chunks
 
 
 def _resume(store: Store, import_id: str, res: FileResult) -> int:

@@ -64,8 +64,8 @@ class Mapper:
         except MappingError as exc:
             self.bad(rec.locator, rec.raw, str(exc))
             return
-        except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
-            self.bad(rec.locator, rec.raw, f"unexpected record shape: {type(exc).__name__}: {exc}")
+        except Exception as exc:  # noqa: BLE001 - one record's shape must never stop an import
+            self.bad(rec.locator, rec.raw, unexpected_shape(exc))
             return
         if not items:
             self.read += 1
@@ -74,13 +74,15 @@ class Mapper:
         for item in items:
             if isinstance(item, Bad):
                 loc = f"{rec.locator} {item.locator}".strip()
-                self.bad(loc, _dumps(item.raw), item.reason)
+                self.bad(loc, _dumps(item.raw, rec.raw), item.reason)
                 continue
             try:
                 self.rows.add(item, rec.locator)
-            except MappingError as exc:
-                loc = f"{rec.locator} {item.get('locator') or ''}".strip()
-                self.bad(loc, _dumps(item.get("raw")), str(exc))
+            except Exception as exc:  # noqa: BLE001 - MappingError, or a shape no check foresaw
+                reason = str(exc) if isinstance(exc, MappingError) else unexpected_shape(exc)
+                sub = item.get("locator") if isinstance(item, dict) else None
+                loc = f"{rec.locator} {sub or ''}".strip()
+                self.bad(loc, _dumps(item.get("raw") if isinstance(item, dict) else None, rec.raw), reason)
                 continue
             self.read += 1
 
@@ -92,8 +94,29 @@ class Mapper:
         return chunk
 
 
-def _dumps(obj: Any) -> bytes:
-    return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS, default=str)
+def _dumps(obj: Any, fallback: bytes) -> bytes:
+    """An item's JSON for the quarantine; the whole record's bytes when the item has none or
+    cannot be written as JSON (nested too deep, an integer beyond 64 bits)."""
+    if obj is None:
+        return fallback
+    try:
+        return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS, default=str)
+    except orjson.JSONEncodeError:
+        return fallback
+
+
+def unexpected_shape(exc: BaseException) -> str:
+    """Reason for a record whose shape no source check foresaw: the error's type and the line of
+    Hubbub's code it was raised at (never a value from the record)."""
+    where = ""
+    tb = exc.__traceback__
+    while tb is not None:
+        mod = tb.tb_frame.f_globals.get("__name__", "")
+        if mod.startswith("hubbub."):
+            where = f" at {mod.rsplit('.', 1)[-1]}.py:{tb.tb_lineno}"
+        tb = tb.tb_next
+    what = "nested too deep" if isinstance(exc, RecursionError) else type(exc).__name__
+    return f"unexpected record shape ({what}{where})"
 
 
 # -- worker processes -------------------------------------------------------------------------

@@ -11,6 +11,7 @@ Sources never touch the store, never pseudonymise and never print: the import pi
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -120,10 +121,21 @@ def _expand(loc: str, raw: bytes, obj: Any, unwrap: bool) -> Iterator[Record]:
             for i, item in enumerate(obj):
                 body = item.get("body")
                 if isinstance(body, dict | list) and body:
-                    yield Record(f"{loc} response {i}", orjson.dumps(body), body)
+                    try:
+                        body_raw = orjson.dumps(body)
+                    except orjson.JSONEncodeError as exc:
+                        yield Record(f"{loc} response {i}", raw.rstrip(b"\r\n"), None,
+                                     f"cannot be read as JSON ({exc})")
+                        continue
+                    yield Record(f"{loc} response {i}", body_raw, body)
             return
         for i, item in enumerate(obj):
-            yield Record(f"{loc} item {i}", orjson.dumps(item), item)
+            try:
+                item_raw = orjson.dumps(item)
+            except orjson.JSONEncodeError as exc:  # nested too deep, or an integer beyond 64 bits
+                yield Record(f"{loc} item {i}", raw.rstrip(b"\r\n"), None, f"cannot be read as JSON ({exc})")
+                continue
+            yield Record(f"{loc} item {i}", item_raw, item)
         return
     yield Record(loc, raw.rstrip(b"\r\n"), obj)
 
@@ -189,13 +201,23 @@ def opt_time(value: Any) -> datetime | None:
         return None
 
 
-def to_int(value: Any) -> int | None:
+def to_int(value: Any) -> int | float | None:
+    """A count as an integer; None for no value or one that is not a number. An infinite number
+    is returned as it is, and a huge one as a huge integer: the pipeline quarantines the record,
+    naming the field (``ingest.rows.check_draft``), instead of storing a wrong count."""
     if value is None or value == "" or isinstance(value, bool):
         return None
+    if isinstance(value, int):
+        return value
     try:
-        return int(float(value))
+        x = float(value)
     except (TypeError, ValueError):
         return None
+    if math.isnan(x):
+        return None
+    if math.isinf(x):
+        return x
+    return int(x)
 
 
 def need(obj: dict, key: str) -> Any:

@@ -1,0 +1,157 @@
+"""Hostile input (issue 10 sections 1 and 2): each test is a real sample with the one change the
+issue describes. One bad record never stops an import, and nothing is lost or changed silently."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from conftest import FORMATS
+
+FLAT = FORMATS / "twitter-api-v2-twarc2" / "flat.jsonl"
+TELEGRAM = FORMATS / "telegram-telethon-messages" / "Python_1050982793.ndjson"
+YT_THREADS = FORMATS / "youtube-data-api-v3" / "commentThreads_list_response.json"
+V1_TIMELINE = FORMATS / "twitter-api-tweepy-cassettes" / "v1.1" / "usertimeline.json"
+MASTODON_STATUS = FORMATS / "mastodon-api" / "entity_status.json"
+
+
+def _jsonl(path: Path) -> list[dict[str, Any]]:
+    return [orjson.loads(x) for x in path.read_bytes().splitlines() if x.strip()]
+
+
+def _write_jsonl(path: Path, objs: list[Any]) -> Path:
+    # the standard library writes integers beyond 64 bits, as some exporters do
+    path.write_text("".join(json.dumps(o) + "\n" for o in objs), encoding="utf-8")
+    return path
+
+
+def _reasons(imp) -> list[tuple[str, str]]:
+    return [(r["locator"], r["reason"]) for r in
+            imp.store.query("SELECT locator, reason FROM quarantine ORDER BY locator").to_pylist()]
+
+
+def _first_with(objs: list[dict], pred) -> int:
+    return next(i for i, o in enumerate(objs) if pred(o))
+
+
+# -- section 1: one bad record never aborts the import ---------------------------------------
+
+@pytest.mark.parametrize("value", [1e30, "Infinity", 2**64, -(2**64)])
+def test_count_outside_int64_quarantines_the_record_naming_the_field(tmp_path, do_import, value):
+    tweets = _jsonl(FLAT)
+    tweets[4]["public_metrics"]["like_count"] = value
+    p = _write_jsonl(tmp_path / "flat.jsonl", tweets)
+    imp = do_import(p)
+    f = imp.summary.files[0]
+    assert (f.status, f.read, f.imported, f.quarantined) == ("ok", 100, 99, 1)
+    [(loc, reason)] = _reasons(imp)
+    assert loc == "line 5" and reason.startswith("likes: ")
+    assert str(value) not in reason
+    assert imp.summary.exit_code() == 3
+
+
+@pytest.mark.parametrize(("path", "value"), [
+    (("entities", "mentions", 0, "username"), 12345),
+    (("entities", "mentions", 0, "username"), ["a", "b"]),
+    (("entities", "hashtags", 0, "tag"), True),
+    (("author", "username"), 7),
+])
+def test_wrong_json_type_in_a_twarc2_text_field_is_quarantined(tmp_path, do_import, path, value):
+    tweets = _jsonl(FLAT)
+
+    def has(o: dict) -> bool:
+        try:
+            _get(o, path)
+        except (KeyError, IndexError, TypeError):
+            return False
+        return True
+
+    i = _first_with(tweets, has)
+    _set(tweets[i], path, value)
+    imp = do_import(_write_jsonl(tmp_path / "flat.jsonl", tweets))
+    f = imp.summary.files[0]
+    assert (f.read, f.imported, f.quarantined) == (100, 99, 1)
+    [(loc, _reason)] = _reasons(imp)
+    assert loc == f"line {i + 1}"
+
+
+def _get(o: Any, path: tuple) -> Any:
+    for p in path:
+        o = o[p]
+    return o
+
+
+def _set(o: Any, path: tuple, value: Any) -> None:
+    _get(o, path[:-1])[path[-1]] = value
+
+
+@pytest.mark.parametrize("value", [True, ["a", {"b": 1}], 5])
+def test_telegram_message_of_another_type_is_quarantined(tmp_path, do_import, value):
+    msgs = _jsonl(TELEGRAM)
+    msgs[2]["message"] = value
+    imp = do_import(_write_jsonl(tmp_path / TELEGRAM.name, msgs))
+    f = imp.summary.files[0]
+    assert f.quarantined == 1 and f.read == len(msgs) and f.adds_up()
+    [(loc, reason)] = _reasons(imp)
+    assert loc == "line 3" and "text" in reason
+
+
+def test_youtube_text_original_object_quarantines_that_comment_only(tmp_path, do_import):
+    doc = orjson.loads(YT_THREADS.read_bytes())
+    clean = do_import(YT_THREADS, dataset="clean").summary.files[0]
+    doc["items"][1]["snippet"]["topLevelComment"]["snippet"]["textOriginal"] = {}
+    p = tmp_path / YT_THREADS.name
+    p.write_bytes(orjson.dumps(doc))
+    f = do_import(p, dataset="bad").summary.files[0]
+    assert f.quarantined == 1
+    assert f.read == clean.read
+
+
+def test_mastodon_account_username_number_is_quarantined(tmp_path, do_import):
+    rec = orjson.loads(MASTODON_STATUS.read_bytes())
+    rec[0]["body"]["account"]["username"] = 42
+    p = tmp_path / MASTODON_STATUS.name
+    p.write_bytes(orjson.dumps(rec))
+    imp = do_import(p)
+    f = imp.summary.files[0]
+    assert (f.imported, f.quarantined) == (1, 1)
+
+
+def _deep(n: int) -> Any:
+    v: Any = "x"
+    for _ in range(n):
+        v = [v]
+    return v
+
+
+@pytest.mark.parametrize("depth", [300, 1000])
+def test_deep_nesting_quarantines_the_record(tmp_path, do_import, depth):
+    tweets = _jsonl(FLAT)
+    lines = [orjson.dumps(t) for t in tweets]
+    # orjson writes at most 254 levels: build the line by hand
+    t = dict(tweets[7])
+    t["context_annotations"] = "__DEEP__"
+    lines[7] = orjson.dumps(t).replace(b'"__DEEP__"', b"[" * depth + b"1" + b"]" * depth)
+    p = tmp_path / "flat.jsonl"
+    p.write_bytes(b"\n".join(lines) + b"\n")
+    imp = do_import(p)
+    f = imp.summary.files[0]
+    assert (f.read, f.imported, f.quarantined) == (100, 99, 1)
+    assert _reasons(imp)[0][0] == "line 8"
+
+
+def test_deep_nesting_in_telegram_is_quarantined(tmp_path, do_import):
+    msgs = _jsonl(TELEGRAM)
+    lines = [orjson.dumps(m) for m in msgs]
+    m = dict(msgs[1])
+    m["entities"] = "__DEEP__"
+    lines[1] = orjson.dumps(m).replace(b'"__DEEP__"', b'[{"_": "x", "e": ' * 400 + b"1" + b"}]" * 400)
+    p = tmp_path / TELEGRAM.name
+    p.write_bytes(b"\n".join(lines) + b"\n")
+    imp = do_import(p)
+    f = imp.summary.files[0]
+    assert f.quarantined == 1 and f.read == len(msgs)
+    assert _reasons(imp)[0][0] == "line 2"
