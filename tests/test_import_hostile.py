@@ -155,3 +155,83 @@ def test_deep_nesting_in_telegram_is_quarantined(tmp_path, do_import):
     f = imp.summary.files[0]
     assert f.quarantined == 1 and f.read == len(msgs)
     assert _reasons(imp)[0][0] == "line 2"
+
+
+def test_a_line_over_the_record_limit_is_quarantined_unread(tmp_path, do_import, monkeypatch):
+    import gzip
+
+    monkeypatch.setenv("HUBBUB_MAX_RECORD_BYTES", str(1 << 20))
+    good = FLAT.read_bytes()
+    p = tmp_path / "flat.jsonl.gz"
+    # good lines, then a 3 MiB line without a newline (the file's end)
+    p.write_bytes(gzip.compress(good + b'{"text": "' + b"a" * (3 << 20), mtime=0))
+    imp = do_import(p)
+    f = imp.summary.files[0]
+    assert (f.status, f.read, f.imported, f.quarantined) == ("ok", 101, 100, 1)
+    assert _reasons(imp) == [("line 101", f"record over {1 << 20} bytes")]
+
+
+def test_a_long_line_in_the_middle_of_a_csv_is_quarantined(tmp_path, do_import, monkeypatch):
+    monkeypatch.setenv("HUBBUB_MAX_RECORD_BYTES", "4096")
+    lines = IRA.read_bytes().split(b"\n")[:50]
+    lines[10] = lines[10].replace(b",", b"," + b"x" * 10_000, 1)
+    p = tmp_path / IRA.name
+    p.write_bytes(b"\n".join(lines) + b"\n")
+    imp = do_import(p)
+    f = imp.summary.files[0]
+    assert (f.read, f.quarantined) == (49, 1)
+    assert _reasons(imp) == [("line 11", "record over 4096 bytes")]
+
+
+def test_bom_before_ndjson_is_not_data(tmp_path, do_import):
+    p = tmp_path / "flat.jsonl"
+    p.write_bytes(b"\xef\xbb\xbf" + FLAT.read_bytes())
+    f = do_import(p).summary.files[0]
+    assert (f.format, f.read, f.imported, f.quarantined) == ("twitter-v2", 100, 100, 0)
+
+
+def test_a_first_record_over_64_kib_is_recognised(tmp_path, do_import):
+    tweets = _jsonl(FLAT)
+    # a long first record whose identifying keys come after the first 64 KiB
+    first = {"text": "long " * 20_000} | {k: v for k, v in tweets[0].items() if k != "text"}
+    p = _write_jsonl(tmp_path / "flat.jsonl", [first, *tweets[1:]])
+    assert p.read_bytes().index(b'"author_id"') > 65536
+    f = do_import(p).summary.files[0]
+    assert (f.format, f.read, f.imported) == ("twitter-v2", 100, 100)
+
+
+IRA = Path(str(FORMATS).replace("platform-formats", "ira-troll-tweets-2016-election-window")) / "tweets" \
+    / "tweets_week_2016-10-01.csv"
+
+
+def test_a_stray_quote_in_an_ira_row_loses_only_that_row(tmp_path, do_import):
+    lines = IRA.read_bytes().split(b"\n")
+    assert lines[2].startswith(b"BlackToLive,Teen Arrested")
+    lines[2] = lines[2].replace(b",Teen", b',"Teen', 1)  # opens a quote that never closes on its line
+    p = tmp_path / IRA.name
+    p.write_bytes(b"\n".join(lines))
+    imp = do_import(p, dataset="bad")
+    f = imp.summary.files[0]
+    assert [loc for loc, _ in _reasons(imp)] == ["line 3"]
+    assert max(len(p["text"] or "") for p in imp.posts()) < 400  # no row swallowed the next ones
+    # the clean file adds only the post of the quarantined row
+    c = do_import(IRA, dataset="clean").summary.files[0]
+    assert (c.read, c.imported, f.read, f.quarantined) == (f.read, 1, c.read, 1)
+
+
+def test_a_truncated_csv_quarantines_its_cut_last_row(tmp_path, do_import):
+    lines = IRA.read_bytes().split(b"\n")[:40]
+    cut = lines[39][: lines[39].index(b"2016-10-01") + 8]  # the time cut to "2016-10-"
+    p = tmp_path / IRA.name
+    p.write_bytes(b"\n".join(lines[:39]) + b"\n" + cut)
+    imp = do_import(p)
+    f = imp.summary.files[0]
+    assert (f.read, f.imported, f.quarantined) == (39, 38, 1)
+    [(loc, reason)] = _reasons(imp)
+    assert loc == "line 40" and "cut short" in reason or "fields" in reason
+    # a row cut after its time still lacks its line end: quarantined, not stored half
+    whole = lines[39]
+    p.write_bytes(b"\n".join(lines[:39]) + b"\n" + whole[: len(whole) - 1])
+    imp2 = do_import(p, dataset="cut2")
+    assert imp2.summary.files[0].quarantined == 1
+    assert any("cut short" in r for _, r in _reasons(imp2))

@@ -24,7 +24,7 @@ import pyarrow as pa
 from hubbub.ingest.mapper import Chunk, FileJob, Mapper, map_lines, worker_init, worker_map
 from hubbub.parallel import in_order, worker_pool
 from hubbub.privacy import Pseudonymiser, Sealer
-from hubbub.sources.base import Record, Source
+from hubbub.sources.base import Record, Source, bounded_lines
 from hubbub.sources.files import (
     InputFile,
     UnreadableFile,
@@ -40,7 +40,7 @@ PROGRESS_EVERY = 5_000  # records per chunk when mapping in this process
 # Posts per committed batch (memory is bounded by this; HUBBUB_IMPORT_BATCH tunes it).
 INSERT_ROWS = int(os.environ.get("HUBBUB_IMPORT_BATCH", "50000"))
 MIN_CONFIDENCE = 0.3
-SNIFF_BYTES = 65536  # how much of a file's start the sources see to recognise its format
+SNIFF_BYTES = 1 << 20  # how much of a file's start the sources see (a first record may be long)
 
 Progress = Callable[[str, int], None]
 
@@ -313,7 +313,7 @@ def _line_chunks(stream: Any, res: FileResult, skip: int) -> Iterator[tuple[int,
     size = 0
     lineno = 0
     try:
-        for lineno, line in enumerate(stream, start=1):  # noqa: B007 - lineno used after the loop
+        for lineno, line in enumerate(bounded_lines(stream), start=1):  # noqa: B007 - lineno used after the loop
             if lineno <= skip or not line.strip():
                 continue
             chunk.append((lineno, line))

@@ -12,6 +12,7 @@ Sources never touch the store, never pseudonymise and never print: the import pi
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -68,6 +69,47 @@ class Source:
 # Record splitting
 
 
+# The largest record (a line, a CSV row, a JSON document) an import reads; a longer one is
+# quarantined as "record over N bytes" without being held in memory. HUBBUB_MAX_RECORD_BYTES tunes it.
+DEFAULT_MAX_RECORD_BYTES = 16 << 20
+# A whole-file JSON document (a pretty-printed API answer) may be larger: it is split into records.
+DEFAULT_MAX_DOCUMENT_BYTES = 1 << 30
+
+
+def max_record_bytes() -> int:
+    return int(os.environ.get("HUBBUB_MAX_RECORD_BYTES", DEFAULT_MAX_RECORD_BYTES))
+
+
+def max_document_bytes() -> int:
+    return max(max_record_bytes(), int(os.environ.get("HUBBUB_MAX_DOCUMENT_BYTES", DEFAULT_MAX_DOCUMENT_BYTES)))
+
+
+class TooLong(bytes):
+    """The first bytes of a line longer than ``max_record_bytes()`` (the rest was skipped unread)."""
+
+
+def too_long_reason(limit: int | None = None) -> str:
+    return f"record over {limit or max_record_bytes()} bytes"
+
+
+def bounded_lines(stream: IO[bytes], limit: int | None = None) -> Iterator[bytes]:
+    """The lines of a stream, as iterating it gives them, except that a line longer than ``limit``
+    comes as a ``TooLong`` holding its first 4 KiB: memory stays bounded by ``limit``."""
+    limit = limit or max_record_bytes()
+    while True:
+        line = stream.readline(limit + 1)
+        if not line:
+            return
+        if len(line) > limit and not line.endswith(b"\n"):
+            while True:  # skip to the end of the line, a bounded piece at a time
+                more = stream.readline(1 << 20)
+                if not more or more.endswith(b"\n"):
+                    break
+            yield TooLong(line[:4096])
+            continue
+        yield line
+
+
 def json_records(stream: IO[bytes], unwrap: bool = True) -> Iterator[Record]:
     """JSON Lines, or one JSON document, streamed.
 
@@ -76,16 +118,25 @@ def json_records(stream: IO[bytes], unwrap: bool = True) -> Iterator[Record]:
     element; HTTP recordings (``[{request, status, body}]``) yield one record per body."""
     lineno = 0
     first = b""
-    for first in stream:
+    lines = bounded_lines(stream)
+    for first in lines:
         lineno += 1
         if first.strip():
             break
     else:
         return
+    if isinstance(first, TooLong):
+        yield from parse_line(lineno, first, unwrap)
+        yield from _lines(lines, lineno + 1, unwrap)
+        return
     try:
         obj = orjson.loads(first)
     except orjson.JSONDecodeError:
-        doc_bytes = first + stream.read()
+        limit = max_document_bytes()
+        doc_bytes = first + stream.read(limit + 1 - len(first))
+        if len(doc_bytes) > limit:
+            yield Record("document", doc_bytes[:4096], None, f"document over {limit} bytes")
+            return
         try:
             doc = orjson.loads(doc_bytes)
         except orjson.JSONDecodeError:
@@ -95,7 +146,7 @@ def json_records(stream: IO[bytes], unwrap: bool = True) -> Iterator[Record]:
         yield from _expand("document", doc_bytes, doc, unwrap)
         return
     yield from _expand(f"line {lineno}", first, obj, unwrap)
-    yield from _lines(stream, lineno + 1, unwrap)
+    yield from _lines(lines, lineno + 1, unwrap)
 
 
 def _lines(lines: Iterable[bytes], start: int, unwrap: bool) -> Iterator[Record]:
@@ -107,6 +158,9 @@ def _lines(lines: Iterable[bytes], start: int, unwrap: bool) -> Iterator[Record]
 def parse_line(lineno: int, line: bytes, unwrap: bool = True) -> Iterator[Record]:
     """Records of one JSON line (several when the line holds a list or HTTP recordings)."""
     loc = f"line {lineno}"
+    if isinstance(line, TooLong):
+        yield Record(loc, bytes(line), None, too_long_reason())
+        return
     try:
         obj = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
@@ -146,7 +200,7 @@ def _is_recording(x: Any) -> bool:
 
 def head_json_keys(head: bytes) -> str:
     """The first bytes as text, for cheap key sniffing."""
-    return head[:65536].decode("utf-8", "replace")
+    return head.decode("utf-8", "replace")
 
 
 # ---------------------------------------------------------------------------------------------

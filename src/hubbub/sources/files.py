@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import io
 import os
@@ -118,6 +119,7 @@ def open_input(f: InputFile) -> Iterator[IO[bytes]]:
         stream = _decompress(raw, name)
         if stream is not raw:
             stack.append(stream)
+        _skip_bom(stream)
         yield stream
     finally:
         for s in reversed(stack):
@@ -163,6 +165,15 @@ class _GzipReader(io.RawIOBase):
         return n
 
     _started = False
+
+
+def _skip_bom(stream: IO[bytes]) -> None:
+    """A UTF-8 byte order mark before the data is not data (JSON Lines saved by Windows tools)."""
+    try:
+        if stream.peek(3)[:3] == codecs.BOM_UTF8:  # type: ignore[attr-defined]
+            stream.read(3)
+    except (OSError, EOFError, ValueError):
+        pass  # reported when the data is read
 
 
 def _decompress(raw: IO[bytes], name: str) -> IO[bytes]:
