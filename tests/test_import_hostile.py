@@ -235,3 +235,60 @@ def test_a_truncated_csv_quarantines_its_cut_last_row(tmp_path, do_import):
     imp2 = do_import(p, dataset="cut2")
     assert imp2.summary.files[0].quarantined == 1
     assert any("cut short" in r for _, r in _reasons(imp2))
+
+
+def test_a_lone_surrogate_escape_keeps_the_twarc2_page(tmp_path, do_import):
+    src = FORMATS / "twitter-api-v2-twarc2" / "brexit.jsonl"
+    first = src.read_bytes().split(b"\n")[0]
+    page = orjson.loads(first)
+    assert len(page["data"]) == 100
+    i = next(i for i, t in enumerate(page["data"]) if not t["text"].startswith("RT @") and len(t["text"]) > 40)
+    text = page["data"][i]["text"]
+    # a text cut between the two halves of an emoji, as exporters write it
+    line = first.replace(orjson.dumps(text)[1:-1], orjson.dumps(text)[1:-1][:20] + rb"\ud83d", 1)
+    assert rb"\ud83d" in line
+    p = tmp_path / "brexit.jsonl"
+    p.write_bytes(line + b"\n")
+    imp = do_import(p)
+    f = imp.summary.files[0]
+    assert (f.quarantined, f.imported) == (0, f.read) and f.read >= 100
+    assert "\ufffd" in imp.post(page["data"][i]["id"])["text"]
+
+
+def test_one_bad_byte_in_a_pretty_printed_document_quarantines_it_once(tmp_path, do_import):
+    from hubbub.ingest.importer import retry_quarantined
+    from hubbub.privacy import Sealer
+
+    data = V1_TIMELINE.read_bytes()
+    assert data.count(b"\n") > 1000
+    k = data.index(b'"text"', 5000)
+    p = tmp_path / V1_TIMELINE.name
+    p.write_bytes(data[:k] + b"\x01" + data[k:])
+    imp = do_import(p)
+    f = imp.summary.files[0]
+    assert (f.read, f.imported, f.quarantined) == (1, 0, 1)
+    [(loc, reason)] = _reasons(imp)
+    assert loc == "document" and "invalid JSON document" in reason
+    # the document is kept whole: once mended, `quarantine retry` reads it as the file it was
+    sealer = Sealer(imp.store.ws.secret())
+    imp.store.con.execute("UPDATE quarantine SET raw_sealed = ?", [sealer.seal(data)])
+    r = retry_quarantined(imp.store)
+    clean = do_import(V1_TIMELINE, dataset="clean").summary.files[0]
+    assert (r.tried, r.resolved, r.imported) == (1, 1, clean.read - clean.skipped)
+
+
+def test_epoch_seconds_of_year_9999_are_not_read_as_milliseconds(tmp_path, do_import):
+    from datetime import UTC, datetime
+
+    src = FORMATS / "reddit-pushshift-ndjson" / "RS_sample_submissions.ndjson"
+    subs = _jsonl(src)
+    subs[0]["created_utc"] = 253402300799  # 9999-12-31 in seconds: 1978 if read as milliseconds
+    subs[1]["created_utc"] = subs[1]["created_utc"] * 1000  # milliseconds are still milliseconds
+    imp = do_import(_write_jsonl(tmp_path / src.name, subs))
+    f = imp.summary.files[0]
+    assert (f.read, f.quarantined) == (len(subs), 1)
+    [(loc, reason)] = _reasons(imp)
+    assert loc == "line 1" and "created_utc" in reason
+    got = imp.post(f"t3_{subs[1]['id']}")["created_at"]
+    assert got == datetime.fromtimestamp(subs[1]["created_utc"] / 1000, tz=UTC)
+    assert imp.count("year(created_at) < 1990") == 0

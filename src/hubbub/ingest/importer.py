@@ -12,6 +12,7 @@ Guarantees (tested):
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -24,7 +25,7 @@ import pyarrow as pa
 from hubbub.ingest.mapper import Chunk, FileJob, Mapper, map_lines, worker_init, worker_map
 from hubbub.parallel import in_order, worker_pool
 from hubbub.privacy import Pseudonymiser, Sealer
-from hubbub.sources.base import Record, Source, bounded_lines
+from hubbub.sources.base import Record, Source, bounded_lines, loads_json
 from hubbub.sources.files import (
     InputFile,
     UnreadableFile,
@@ -422,6 +423,23 @@ def _unknown_format(head: bytes) -> str:
     return "format not recognised (use --format; `hubbub formats` lists them)"
 
 
+def _retry_records(src: Source, locator: str, raw: bytes) -> Iterator[Record]:
+    """The records of a quarantined record's bytes: a whole JSON document is read again the way
+    its format reads a file (split into its records); anything else is one JSON record."""
+    if locator == "document":
+        try:
+            yield from src.records(io.BytesIO(raw))
+        except (ValueError, OSError, UnreadableFile) as exc:
+            yield Record(locator, raw, None, f"unreadable document ({type(exc).__name__})")
+        return
+    try:
+        obj = loads_json(raw)
+    except orjson.JSONDecodeError as exc:
+        yield Record(locator, raw, None, f"invalid JSON ({exc})")
+    else:
+        yield Record(locator, raw, obj)
+
+
 @dataclass
 class RetryResult:
     tried: int = 0
@@ -452,12 +470,8 @@ def retry_quarantined(
             keeps = bool(store.dataset_keeps_handles(q["dataset"]))
             m = Mapper(FileJob(src, q["dataset"], q["source_file"], q["import_id"], keeps), pseudo, sealer)
             raw = sealer.open(q["raw_sealed"])
-            try:
-                obj = orjson.loads(raw)
-            except orjson.JSONDecodeError as exc:
-                m.feed(Record(q["locator"], raw, None, f"invalid JSON ({exc})"))
-            else:
-                m.feed(Record(q["locator"], raw, obj))
+            for rec in _retry_records(src, q["locator"], raw):
+                m.feed(rec)
             chunk = m.take()
             if chunk.quarantine:
                 out.still_quarantined += 1

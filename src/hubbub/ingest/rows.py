@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -181,6 +181,9 @@ class RowBuilder:
 
 # -- what a draft's fields may hold ------------------------------------------------------------
 INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
+# Times a post can have: none is older than Unix time 0 (the oldest archived Usenet posts are from
+# 1981), and a time from 2100 on is a placeholder or damage.
+TIME_MIN, TIME_MAX = datetime(1970, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
 _TEXT_FIELDS = ("platform", "author_handle", "author_name", "text", "lang_declared", "kind")
 _ID_FIELDS = ("post_id", "author_id", "parent_id", "conversation_id", "reposted_id", "quoted_id")
 _COUNT_FIELDS = ("likes", "reposts", "replies", "quotes", "views")
@@ -212,8 +215,12 @@ def check_draft(d: Draft) -> None:
             raise MappingError(f"{f}: count out of range (not a 64-bit integer)")
     for f in _TIME_FIELDS:
         v = d.get(f)
-        if v is not None and (not isinstance(v, datetime) or v.tzinfo is None):
+        if v is None:
+            continue
+        if not isinstance(v, datetime) or v.tzinfo is None:
             raise MappingError(f"{f}: expected a time with a zone, got {_kind(v)}")
+        if not TIME_MIN <= v < TIME_MAX:
+            raise MappingError(f"{f}: time out of range (before {TIME_MIN.year} or from {TIME_MAX.year})")
     for f in ("hashtags", "media_types"):
         for x in _want_list(f, d.get(f)):
             _want_text(f, x)

@@ -130,7 +130,7 @@ def json_records(stream: IO[bytes], unwrap: bool = True) -> Iterator[Record]:
         yield from _lines(lines, lineno + 1, unwrap)
         return
     try:
-        obj = orjson.loads(first)
+        obj = loads_json(first)
     except orjson.JSONDecodeError:
         limit = max_document_bytes()
         doc_bytes = first + stream.read(limit + 1 - len(first))
@@ -138,15 +138,65 @@ def json_records(stream: IO[bytes], unwrap: bool = True) -> Iterator[Record]:
             yield Record("document", doc_bytes[:4096], None, f"document over {limit} bytes")
             return
         try:
-            doc = orjson.loads(doc_bytes)
-        except orjson.JSONDecodeError:
-            # Not one document: fall back to lines so the good ones are kept.
-            yield from _lines(doc_bytes.split(b"\n"), lineno, unwrap)
+            doc = loads_json(doc_bytes)
+        except orjson.JSONDecodeError as exc:
+            rest = doc_bytes.split(b"\n")
+            if _json_lines(rest[1:]):
+                # JSON Lines with a broken first line: read line by line so the good ones are kept.
+                yield from _lines(rest, lineno, unwrap)
+            else:
+                # One damaged document: quarantined whole (its lines alone are fragments that no
+                # retry could map); `quarantine retry` reads it again as a file of this format.
+                yield Record("document", doc_bytes, None, f"invalid JSON document ({exc})")
             return
         yield from _expand("document", doc_bytes, doc, unwrap)
         return
     yield from _expand(f"line {lineno}", first, obj, unwrap)
     yield from _lines(lines, lineno + 1, unwrap)
+
+
+def _json_lines(lines: list[bytes]) -> bool:
+    """Whether most of these lines (the first 20 non-empty ones) are JSON objects or arrays."""
+    sample = [ln for ln in lines if ln.strip()][:20]
+    if not sample:
+        return True  # a single line: quarantined as that line
+    ok = 0
+    for ln in sample:
+        try:
+            ok += isinstance(loads_json(ln), dict | list)
+        except orjson.JSONDecodeError:
+            pass
+    return 2 * ok >= len(sample)
+
+
+# A \uD800-\uDFFF escape that is not half of a pair (an escape, not an escaped backslash before "u")
+_SURROGATE_ESCAPE = re.compile(
+    rb"(?<!\\)((?:\\\\)*)\\u([dD][89abAB][0-9a-fA-F]{2})(\\u[dD][c-fC-F][0-9a-fA-F]{2})?"
+    rb"|(?<!\\)((?:\\\\)*)\\u[dD][c-fC-F][0-9a-fA-F]{2}")
+
+
+def _replace_lone(m: re.Match[bytes]) -> bytes:
+    if m.group(2) is not None:
+        return m.group(0) if m.group(3) else m.group(1) + b"\\ufffd"
+    return m.group(4) + b"\\ufffd"
+
+
+def loads_json(data: bytes) -> Any:
+    """``orjson.loads``, except that a lone UTF-16 surrogate escape (``"\\ud83d"``, left by tools that
+    cut a text between the two halves of an emoji) reads as U+FFFD instead of failing the record."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        if b"\\u" not in data:
+            raise
+        fixed = _SURROGATE_ESCAPE.sub(_replace_lone, data)
+        if fixed == data:
+            raise
+        try:
+            return orjson.loads(fixed)
+        except orjson.JSONDecodeError:
+            pass
+        raise
 
 
 def _lines(lines: Iterable[bytes], start: int, unwrap: bool) -> Iterator[Record]:
@@ -162,7 +212,7 @@ def parse_line(lineno: int, line: bytes, unwrap: bool = True) -> Iterator[Record
         yield Record(loc, bytes(line), None, too_long_reason())
         return
     try:
-        obj = orjson.loads(line)
+        obj = loads_json(line)
     except orjson.JSONDecodeError as exc:
         yield Record(loc, line.rstrip(b"\r\n"), None, f"invalid JSON ({exc})")
         return
@@ -239,9 +289,20 @@ def parse_time(value: Any, what: str = "time") -> datetime:
 _NUM = re.compile(r"-?\d+(\.\d+)?")
 
 
+# Unix times by magnitude (docs/schema.md, *Bad records*): seconds below 1e11, milliseconds from
+# 1e12 (2001-09-09), microseconds from 1e14, nanoseconds from 1e17. Between 1e11 and 1e12 a number
+# is seconds after the year 5138 or milliseconds before 2001: no post time, so it is refused.
+_EPOCH_UNITS = ((1e11, 1.0), (1e12, None), (1e14, 1e3), (1e17, 1e6), (1e20, 1e9))
+
+
 def _from_epoch(x: float, what: str) -> datetime:
-    if x > 1e11:  # milliseconds
-        x /= 1000.0
+    per_second = next((unit for below, unit in _EPOCH_UNITS if abs(x) < below), 0.0)
+    if per_second == 0.0:
+        raise MappingError(f"bad {what}: number too large for a time")
+    if per_second is None:
+        raise MappingError(f"bad {what}: number between 1e11 and 1e12 is neither seconds nor milliseconds "
+                           "of a plausible time")
+    x /= per_second
     try:
         return datetime.fromtimestamp(x, tz=UTC)
     except (OverflowError, OSError, ValueError):
