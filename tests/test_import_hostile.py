@@ -292,3 +292,79 @@ def test_epoch_seconds_of_year_9999_are_not_read_as_milliseconds(tmp_path, do_im
     got = imp.post(f"t3_{subs[1]['id']}")["created_at"]
     assert got == datetime.fromtimestamp(subs[1]["created_utc"] / 1000, tz=UTC)
     assert imp.count("year(created_at) < 1990") == 0
+
+
+# -- section 2: nothing lost silently ---------------------------------------------------------
+
+MASTODON_CONTEXT = FORMATS / "mastodon-api" / "entity_context.json"
+REDDIT_SUBMISSIONS = FORMATS / "reddit-api-praw-cassettes" / "TestSubredditStreams.test_submissions.json"
+BSKY_THREAD = FORMATS / "bluesky-xrpc-atproto" / "thread_view_post_with_embed_media.json"
+
+
+def _changed_doc(tmp_path: Path, src: Path, change) -> Path:
+    doc = orjson.loads(src.read_bytes())
+    change(doc)
+    p = tmp_path / src.name
+    p.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
+    return p
+
+
+def test_mastodon_status_without_created_at_is_quarantined_not_skipped(tmp_path, do_import):
+    p = _changed_doc(tmp_path, MASTODON_STATUS, lambda d: d[0]["body"].pop("created_at"))
+    imp = do_import(p)
+    f = imp.summary.files[0]
+    assert (f.read, f.imported, f.quarantined, f.skipped) == (2, 1, 1, 0)
+    assert _reasons(imp) == [("document response 0", "status without created_at")]
+
+
+@pytest.mark.parametrize("key", ["created_at", "id"])
+def test_mastodon_context_ancestor_missing_a_key_is_counted(tmp_path, do_import, key):
+    p = _changed_doc(tmp_path, MASTODON_CONTEXT, lambda d: d[0]["body"]["ancestors"][0].pop(key))
+    imp = do_import(p)
+    f = imp.summary.files[0]
+    assert (f.read, f.imported, f.quarantined) == (2, 1, 1)
+    assert _reasons(imp)[0][0] == "document response 0 ancestors[0]"
+
+
+def test_a_recorded_response_with_a_null_body_is_quarantined(tmp_path, do_import):
+    p = _changed_doc(tmp_path, MASTODON_STATUS, lambda d: d[1].update(body=None))
+    imp = do_import(p)
+    f = imp.summary.files[0]
+    assert (f.read, f.imported, f.quarantined) == (2, 1, 1)
+    assert _reasons(imp) == [("document response 1", "recorded response without a JSON body")]
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    (lambda c: c.update(data=[1, 2]), "t3 thing whose data is not an object"),
+    (lambda c: c.pop("kind"), "Listing child without kind"),
+    (lambda c: c.update(kind="t9"), "Listing child of an unknown kind"),
+])
+def test_a_reddit_listing_child_that_is_not_a_thing_is_quarantined(tmp_path, do_import, change, reason):
+    def mutate(doc):
+        change(doc[0]["body"]["data"]["children"][5])
+
+    p = _changed_doc(tmp_path, REDDIT_SUBMISSIONS, mutate)
+    imp = do_import(p)
+    f = imp.summary.files[0]
+    assert (f.read, f.imported, f.quarantined) == (104, 103, 1)
+    assert _reasons(imp) == [("document response 0 children[5]", reason)]
+
+
+def test_a_bluesky_thread_post_with_a_broken_record_keeps_the_quoted_post(tmp_path, do_import):
+    def mutate(doc):
+        doc["thread"]["post"]["record"] = 5
+
+    imp = do_import(_changed_doc(tmp_path, BSKY_THREAD, mutate))
+    f = imp.summary.files[0]
+    assert (f.read, f.imported, f.quarantined) == (2, 1, 1)
+    assert _reasons(imp) == [("document thread", "post view whose record is not an object")]
+
+
+def test_a_bluesky_quoted_post_with_a_null_uri_is_quarantined(tmp_path, do_import):
+    def mutate(doc):
+        doc["thread"]["post"]["embed"]["record"]["record"]["uri"] = None
+
+    imp = do_import(_changed_doc(tmp_path, BSKY_THREAD, mutate))
+    f = imp.summary.files[0]
+    assert (f.read, f.imported, f.quarantined) == (2, 1, 1)
+    assert _reasons(imp) == [("document thread.embed[0]", "uri: missing or not text")]

@@ -224,14 +224,16 @@ def _expand(loc: str, raw: bytes, obj: Any, unwrap: bool) -> Iterator[Record]:
         if all(_is_recording(x) for x in obj):
             for i, item in enumerate(obj):
                 body = item.get("body")
-                if isinstance(body, dict | list) and body:
-                    try:
-                        body_raw = orjson.dumps(body)
-                    except orjson.JSONEncodeError as exc:
-                        yield Record(f"{loc} response {i}", raw.rstrip(b"\r\n"), None,
-                                     f"cannot be read as JSON ({exc})")
-                        continue
-                    yield Record(f"{loc} response {i}", body_raw, body)
+                where = f"{loc} response {i}"
+                try:
+                    body_raw = orjson.dumps(body)
+                except orjson.JSONEncodeError as exc:
+                    yield Record(where, raw.rstrip(b"\r\n"), None, f"cannot be read as JSON ({exc})")
+                    continue
+                if isinstance(body, dict | list):
+                    yield Record(where, body_raw, body)
+                else:  # a response recorded without its body: counted and quarantined, not lost
+                    yield Record(where, orjson.dumps(item), None, "recorded response without a JSON body")
             return
         for i, item in enumerate(obj):
             try:

@@ -75,7 +75,18 @@ def _walk(x: Any, path: str) -> Iterator[Draft | Bad]:
     kind = x.get("kind")
     data = x.get("data")
     if kind == "Listing" and isinstance(data, dict):
-        yield from _walk(data.get("children") or (), path)
+        children = data.get("children")
+        if children is None:
+            children = []
+        if not isinstance(children, list):
+            yield Bad("Listing children is not a list", x, path)
+            return
+        for i, child in enumerate(children):
+            bad = _bad_child(child)
+            if bad:
+                yield Bad(bad, child, f"{path}children[{i}]")
+            else:
+                yield from _walk(child, path)
     elif kind in ("t1", "t3") and isinstance(data, dict):
         try:
             yield thing(data, kind, None, _loc(data, kind, path))
@@ -88,6 +99,25 @@ def _walk(x: Any, path: str) -> Iterator[Draft | Bad]:
         things = (x["json"].get("data") or {}).get("things")
         if isinstance(things, list):
             yield from _walk(things, path)
+
+
+# Kinds of things a Listing can hold that are not posts (accounts, messages, subreddits, awards,
+# "load more" stubs, ...): skipped. A child of any other kind is quarantined.
+_NOT_POSTS = {"t2", "t4", "t5", "t6", "more", "Listing", "LabeledMulti", "LiveUpdate", "LiveUpdateEvent",
+              "modaction", "wikipage", "wikipagelisting", "UserList", "TrophyList", "KarmaList", "stylesheet",
+              "subreddit_settings"}
+
+
+def _bad_child(child: Any) -> str | None:
+    """Why a Listing child is not a thing (None when it is one, of a kind mapped or skipped)."""
+    if not isinstance(child, dict):
+        return "Listing child is not an object"
+    kind = child.get("kind")
+    if not isinstance(kind, str) or not kind:
+        return "Listing child without kind"
+    if kind in ("t1", "t3"):
+        return None if isinstance(child.get("data"), dict) else f"{kind} thing whose data is not an object"
+    return None if kind in _NOT_POSTS else "Listing child of an unknown kind"
 
 
 def _loc(data: dict[str, Any], kind: str, path: str) -> str:
