@@ -368,3 +368,99 @@ def test_a_bluesky_quoted_post_with_a_null_uri_is_quarantined(tmp_path, do_impor
     f = imp.summary.files[0]
     assert (f.read, f.imported, f.quarantined) == (2, 1, 1)
     assert _reasons(imp) == [("document thread.embed[0]", "uri: missing or not text")]
+
+
+# -- inputs and the workspace ------------------------------------------------------------------
+
+def _cli(ws: Path, *args: str, env: dict | None = None, **kw):
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "hubbub.serve.cli", "--workspace", str(ws), *args],
+                          capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=120, **kw)
+
+
+def test_import_from_a_pipe_reads_it_as_a_stream(tmp_path):
+    import os
+    import threading
+
+    r_fd, w_fd = os.pipe()
+
+    def feed() -> None:
+        with os.fdopen(w_fd, "wb") as w:
+            w.write(FLAT.read_bytes())
+
+    t = threading.Thread(target=feed)
+    t.start()
+    try:
+        r = _cli(tmp_path / "ws", "import", f"/dev/fd/{r_fd}", "--json", pass_fds=(r_fd,))
+    finally:
+        os.close(r_fd)
+        t.join()
+    assert r.returncode == 0, r.stderr
+    f = orjson.loads(r.stdout)["files"][0]
+    assert (f["format"], f["read"], f["imported"]) == ("twitter-v2", 100, 100)
+
+
+def test_a_fifo_nobody_writes_to_fails_instead_of_hanging(tmp_path):
+    import os
+
+    fifo = tmp_path / "in.jsonl"
+    os.mkfifo(fifo)
+    r = _cli(tmp_path / "ws", "import", str(fifo), env={"HUBBUB_PIPE_WAIT": "1"})
+    assert r.returncode == 4 and "Traceback" not in r.stderr
+    assert "no writer" in r.stderr
+
+
+def test_broken_symlinks_are_reported_and_arguments_checked_first(tmp_path):
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "a.jsonl").write_bytes(FLAT.read_bytes())
+    (d / "b.jsonl").symlink_to(tmp_path / "missing.jsonl")
+    r = _cli(tmp_path / "ws", "import", str(d), "--json")
+    assert r.returncode == 4
+    files = {Path(f["path"]).name: f for f in orjson.loads(r.stdout)["files"]}
+    assert files["a.jsonl"]["imported"] == 100
+    assert files["b.jsonl"]["status"] == "failed" and "broken symbolic link" in files["b.jsonl"]["error"]
+    # as an argument after a good file: refused before anything is imported
+    r = _cli(tmp_path / "ws2", "import", str(FLAT), str(d / "b.jsonl"), "-d", "late")
+    assert r.returncode == 2 and "broken symbolic link" in r.stderr and "Traceback" not in r.stderr
+    r = _cli(tmp_path / "ws2", "datasets", "--json")
+    assert "late" not in r.stdout
+
+
+def test_workspace_that_is_a_file_and_unwritable_export_are_clear_errors(tmp_path):
+    f = tmp_path / "afile"
+    f.write_text("x")
+    r = _cli(f, "import", str(FLAT))
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "is a file" in r.stderr
+    ws = tmp_path / "ws"
+    assert _cli(ws, "import", str(FLAT)).returncode == 0
+    r = _cli(ws, "export", str(f / "sub" / "out.csv"))
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "cannot write" in r.stderr
+
+
+def test_a_workspace_in_use_is_one_clear_sentence(tmp_path):
+    import os
+
+    from hubbub.store.store import Store
+    from hubbub.store.workspace import init_workspace
+
+    ws, _ = init_workspace(tmp_path / "ws")
+    with Store(ws):  # this process holds the workspace, as a running import does
+        for verb in (["datasets"], ["import", str(FLAT)], ["search", "vote"]):
+            r = _cli(ws.path, *verb)
+            assert r.returncode == 2, (verb, r.stderr)
+            assert "Traceback" not in r.stderr and r.stderr.count("\n") == 1, r.stderr
+            assert f"in use by process {os.getpid()}" in r.stderr
+
+
+def test_a_post_already_in_another_dataset_is_reported(tmp_path, do_import):
+    do_import(FLAT, dataset="pseudo")
+    f = do_import(FLAT, dataset="kept", keep_handles=True).summary.files[0]
+    assert (f.imported, f.duplicate, f.elsewhere) == (0, 100, 100)
+    r = _cli(tmp_path / "cli", "import", str(FLAT), "-d", "a")
+    assert r.returncode == 0
+    r = _cli(tmp_path / "cli", "import", str(FLAT), "-d", "b", "--keep-handles")
+    assert "100 of the duplicates are posts already stored in another dataset" in " ".join(r.stderr.split())

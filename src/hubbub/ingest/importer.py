@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,8 +32,10 @@ from hubbub.sources.files import (
     UnreadableFile,
     find_inputs,
     fingerprint,
+    is_stream,
     open_input,
     size_of,
+    spool,
 )
 from hubbub.sources.registry import detect, get_source
 from hubbub.store.store import Store
@@ -57,6 +60,7 @@ class FileResult:
     quarantined: int = 0
     skipped: int = 0
     error: str | None = None
+    elsewhere: int = 0  # of the duplicates, posts stored in another dataset (a post is stored once)
 
     def adds_up(self) -> bool:
         return self.read == self.imported + self.duplicate + self.quarantined + self.skipped
@@ -109,6 +113,7 @@ def import_paths(
     if not dataset or not dataset.strip():
         raise ValueError("dataset name must not be empty")
     forced = source or (get_source(fmt) if fmt else None)
+    inputs = list(find_inputs(paths))  # every path checked before anything is imported
     secret = store.ws.secret()
     pseudo = Pseudonymiser(secret)
     sealer = Sealer(secret)
@@ -116,10 +121,18 @@ def import_paths(
     summary = ImportSummary(dataset)
     pool = _LazyPool(secret, workers if workers is not None else (os.cpu_count() or 1))
     try:
-        for f in find_inputs(paths):
-            summary.files.append(
-                _import_file(store, f, dataset, forced, keep_handles, pseudo, sealer, progress, force, pool)
-            )
+        with tempfile.TemporaryDirectory(prefix="hubbub-pipe-") as spool_dir:
+            for i, f in enumerate(inputs):
+                if is_stream(f):
+                    try:
+                        f = spool(f, Path(spool_dir) / str(i))
+                    except (UnreadableFile, OSError) as exc:
+                        err = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                        summary.files.append(FileResult(f.display, status="failed", error=f"cannot read: {err}"))
+                        continue
+                summary.files.append(
+                    _import_file(store, f, dataset, forced, keep_handles, pseudo, sealer, progress, force, pool)
+                )
     finally:
         pool.close()
     return summary
@@ -163,7 +176,9 @@ def _import_file(
     try:
         fp = fingerprint(f)
     except OSError as exc:
-        res.status, res.error = "failed", f"cannot read: {exc.strerror or exc}"
+        broken = f.member is None and f.path.is_symlink() and not f.path.exists()
+        why = "broken symbolic link (its target is missing)" if broken else exc.strerror or str(exc)
+        res.status, res.error = "failed", f"cannot read: {why}"
         return res
     import_id = hashlib.sha256(f"{dataset}\x00{fp}".encode()).hexdigest()[:20]
     if not force and store.con.execute("SELECT 1 FROM files WHERE import_id = ?", [import_id]).fetchall():
@@ -352,6 +367,8 @@ def _store_chunk(store: Store, chunk: Chunk, res: FileResult) -> None:
         new = store.insert_posts(chunk.rows)
         res.imported += new
         res.duplicate += n - new
+        if n - new:
+            res.elsewhere += store.stored_elsewhere(chunk.rows, chunk.rows.column("dataset")[0].as_py())
     if chunk.quarantine:
         store.con.executemany(
             """INSERT INTO quarantine SELECT ?, ?, ?, ?, ?, ?, ?, FALSE

@@ -7,6 +7,7 @@ layout that ``Store.snapshot`` writes (``posts/dataset=<name>/day=<YYYY-MM-DD>/*
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,7 +19,21 @@ import pyarrow as pa
 
 from hubbub.schema import POST_COLUMNS
 from hubbub.store.migrations import migrate
-from hubbub.store.workspace import Workspace
+from hubbub.store.workspace import Workspace, WorkspaceError
+
+_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (.+?) \(PID (\d+)\)")
+
+
+def _open_error(ws: Workspace, exc: Exception) -> str:
+    """One sentence for a store that cannot be opened; for a lock: which process holds it."""
+    msg = str(exc)
+    m = _LOCK_HOLDER.search(msg)
+    if m or "lock" in msg.lower():
+        who = f"process {m.group(2)} ({Path(m.group(1)).name})" if m else "another process"
+        return (f"{ws.path}: the workspace is in use by {who}; one process at a time can use a workspace "
+                "(an import holds it until it ends): wait for it to finish, or stop it, and run this again")
+    return f"{ws.store_path}: cannot open the store ({msg.splitlines()[0] if msg else type(exc).__name__})"
+
 
 _ENGAGEMENT = ("likes", "reposts", "replies", "quotes", "views", "engagement_at")
 
@@ -27,7 +42,10 @@ class Store:
     def __init__(self, ws: Workspace, read_only: bool = False) -> None:
         self.ws = ws
         self.read_only = read_only and ws.store_path.exists()
-        self.con = duckdb.connect(str(ws.store_path), read_only=self.read_only)
+        try:
+            self.con = duckdb.connect(str(ws.store_path), read_only=self.read_only)
+        except duckdb.IOException as exc:
+            raise WorkspaceError(_open_error(ws, exc)) from None
         self.con.execute("SET TimeZone = 'UTC'")
         if not self.read_only:
             migrate(self.con)
@@ -128,6 +146,17 @@ class Store:
         finally:
             con.unregister("_batch")
         return int(after - before)
+
+    def stored_elsewhere(self, batch: pa.Table, dataset: str) -> int:
+        """How many distinct posts of ``batch`` are stored under another dataset than ``dataset``."""
+        self.con.register("_keys", batch.select(["platform", "post_id"]))
+        try:
+            return int(self.con.execute(
+                """SELECT count(*) FROM (SELECT DISTINCT platform, post_id FROM _keys) k
+                WHERE EXISTS (SELECT 1 FROM posts p WHERE p.platform = k.platform AND p.post_id = k.post_id
+                              AND p.dataset <> ?)""", [dataset]).fetchall()[0][0])
+        finally:
+            self.con.unregister("_keys")
 
     # -- Parquet layout for other engines ------------------------------------------------------
     def snapshot(self, out: Path) -> Path:
