@@ -464,3 +464,19 @@ def test_a_post_already_in_another_dataset_is_reported(tmp_path, do_import):
     assert r.returncode == 0
     r = _cli(tmp_path / "cli", "import", str(FLAT), "-d", "b", "--keep-handles")
     assert "100 of the duplicates are posts already stored in another dataset" in " ".join(r.stderr.split())
+
+
+def test_one_item_of_an_unforeseen_shape_keeps_the_rest_of_the_page(tmp_path, do_import):
+    """Found by the fuzz test: ``entities.urls = -1`` in one status of a search page quarantined
+    the whole page (an AttributeError in the mapping); now that status alone is quarantined."""
+    src = FORMATS / "twitter-api-tweepy-cassettes" / "v1.1" / "searchtweets.json"
+    clean = do_import(src, dataset="clean").summary.files[0]
+
+    def mutate(doc):
+        doc[0]["body"]["statuses"][12]["entities"]["urls"] = -1
+
+    imp = do_import(_changed_doc(tmp_path, src, mutate), dataset="bad")
+    f = imp.summary.files[0]
+    assert (f.read, f.quarantined, f.duplicate) == (clean.read, 1, clean.read - 1)
+    [(loc, reason)] = [r for r in _reasons(imp)]
+    assert loc == "document response 0 statuses[12]" and reason.startswith("unexpected record shape (")

@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from hubbub.ingest.rows import RowBuilder
 from hubbub.privacy import Pseudonymiser, Sealer
-from hubbub.sources.base import Bad, MappingError, Record, Source, parse_line
+from hubbub.sources.base import Bad, Record, Source, item_reason, parse_line
 from hubbub.sources.registry import get_source
 
 
@@ -61,11 +61,8 @@ class Mapper:
             return
         try:
             items = list(self.job.source.map(rec.obj))
-        except MappingError as exc:
-            self.bad(rec.locator, rec.raw, str(exc))
-            return
         except Exception as exc:  # noqa: BLE001 - one record's shape must never stop an import
-            self.bad(rec.locator, rec.raw, unexpected_shape(exc))
+            self.bad(rec.locator, rec.raw, item_reason(exc))
             return
         if not items:
             self.read += 1
@@ -79,7 +76,7 @@ class Mapper:
             try:
                 self.rows.add(item, rec.locator)
             except Exception as exc:  # noqa: BLE001 - MappingError, or a shape no check foresaw
-                reason = str(exc) if isinstance(exc, MappingError) else unexpected_shape(exc)
+                reason = item_reason(exc)
                 sub = item.get("locator") if isinstance(item, dict) else None
                 loc = f"{rec.locator} {sub or ''}".strip()
                 self.bad(loc, _dumps(item.get("raw") if isinstance(item, dict) else None, rec.raw), reason)
@@ -103,20 +100,6 @@ def _dumps(obj: Any, fallback: bytes) -> bytes:
         return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS, default=str)
     except orjson.JSONEncodeError:
         return fallback
-
-
-def unexpected_shape(exc: BaseException) -> str:
-    """Reason for a record whose shape no source check foresaw: the error's type and the line of
-    Hubbub's code it was raised at (never a value from the record)."""
-    where = ""
-    tb = exc.__traceback__
-    while tb is not None:
-        mod = tb.tb_frame.f_globals.get("__name__", "")
-        if mod.startswith("hubbub."):
-            where = f" at {mod.rsplit('.', 1)[-1]}.py:{tb.tb_lineno}"
-        tb = tb.tb_next
-    what = "nested too deep" if isinstance(exc, RecursionError) else type(exc).__name__
-    return f"unexpected record shape ({what}{where})"
 
 
 # -- worker processes -------------------------------------------------------------------------

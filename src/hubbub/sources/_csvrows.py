@@ -94,7 +94,7 @@ class CsvRows:
     """Rows of a CSV stream (see the module docstring). Set ``width`` (the header's number of
     fields) once the header is known: the stray-quote repair needs it. A line counts as a whole
     row when it parses strictly on its own into ``width`` fields with a value in every column that
-    all rows before it had one in."""
+    all rows before it had one in (before the first whole row: in most columns)."""
 
     def __init__(self, stream: IO[bytes], delimiter: str = ",", encoding: str = "utf-8",
                  universal: bool = False) -> None:
@@ -154,7 +154,7 @@ class CsvRows:
     def _swallowed(self, lines: list[bytes]) -> bool:
         """Whether one of these lines (after the first of a multi-line row) is a whole row on its
         own. A row that read as whole is only split when the line right after its first is one."""
-        if not self.width or self.width < 3 or self._filled is None:
+        if not self.width or self.width < 3:
             return False
         for line in lines:
             try:
@@ -163,7 +163,12 @@ class CsvRows:
             except (csv.Error, StopIteration):
                 continue
             # a whole row: as many fields as the header, and a value wherever every row so far had one
-            if len(cells) == self.width and all(c.strip() or not f for c, f in zip(cells, self._filled, strict=True)):
+            if len(cells) != self.width:
+                continue
+            if self._filled is None:  # no whole row seen yet: most fields must have a value
+                if 2 * sum(1 for c in cells if c.strip()) > self.width:
+                    return True
+            elif all(c.strip() or not f for c, f in zip(cells, self._filled, strict=True)):
                 return True
         return False
 

@@ -28,6 +28,23 @@ class MappingError(ValueError):
     """A record that parsed but cannot be mapped to a post (missing id, bad time...)."""
 
 
+def item_reason(exc: BaseException) -> str:
+    """Why a record or an item of one is quarantined: a ``MappingError``'s message, or for a shape
+    no check foresaw the error's type and the line of Hubbub's code it was raised at (never a
+    value from the record)."""
+    if isinstance(exc, MappingError):
+        return str(exc)
+    where = ""
+    tb = exc.__traceback__
+    while tb is not None:
+        mod = tb.tb_frame.f_globals.get("__name__", "")
+        if mod.startswith("hubbub."):
+            where = f" at {mod.rsplit('.', 1)[-1]}.py:{tb.tb_lineno}"
+        tb = tb.tb_next
+    what = "nested too deep" if isinstance(exc, RecursionError) else type(exc).__name__
+    return f"unexpected record shape ({what}{where})"
+
+
 @dataclass(slots=True)
 class Record:
     locator: str  # "line 12", "item 3", "row 7"

@@ -36,7 +36,17 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from hubbub.sources.base import Bad, Draft, MappingError, Source, head_json_keys, opt_time, parse_time, to_int
+from hubbub.sources.base import (
+    Bad,
+    Draft,
+    MappingError,
+    Source,
+    head_json_keys,
+    item_reason,
+    opt_time,
+    parse_time,
+    to_int,
+)
 
 POST = "app.bsky.feed.post"
 _REPOST_REASON = "app.bsky.feed.defs#reasonRepost"
@@ -86,8 +96,8 @@ class _Out:
     def add(self, make: Any, raw: Any, loc: str, *args: Any) -> None:
         try:
             draft = make(*args)
-        except MappingError as exc:
-            self.items.append(Bad(str(exc), raw, loc))
+        except Exception as exc:  # noqa: BLE001 - one bad item never loses the others
+            self.items.append(Bad(item_reason(exc), raw, loc))
             return
         if draft is None:
             return

@@ -51,7 +51,17 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlsplit
 
-from hubbub.sources.base import Bad, Draft, MappingError, Source, head_json_keys, parse_time, str_id, to_int
+from hubbub.sources.base import (
+    Bad,
+    Draft,
+    MappingError,
+    Source,
+    head_json_keys,
+    item_reason,
+    parse_time,
+    str_id,
+    to_int,
+)
 
 Status = dict[str, Any]
 
@@ -270,8 +280,8 @@ def _emit(st: Status, loc: str, ctx: _Record, done: set[str], depth: int = 0) ->
     """The status, then the complete statuses inside it (boosted, quoted), each once."""
     try:
         draft = _status(st, ctx, loc)
-    except MappingError as exc:
-        yield Bad(str(exc), st, loc)
+    except Exception as exc:  # noqa: BLE001 - one bad item never loses the others
+        yield Bad(item_reason(exc), st, loc)
     else:
         if draft["post_id"] not in done:
             done.add(draft["post_id"])

@@ -30,7 +30,18 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from hubbub.sources.base import Bad, Draft, MappingError, Source, head_json_keys, parse_time, to_int, unescape, urls_in
+from hubbub.sources.base import (
+    Bad,
+    Draft,
+    MappingError,
+    Source,
+    head_json_keys,
+    item_reason,
+    parse_time,
+    to_int,
+    unescape,
+    urls_in,
+)
 
 _API_KIND = re.compile(r'"kind"\s*:\s*"(?:Listing|t[1-6]|more)"')
 _RECORDED = re.compile(r'"uri"\s*:\s*"https?://(?:oauth|www|old|api|ssl)\.reddit\.com/')
@@ -90,8 +101,8 @@ def _walk(x: Any, path: str) -> Iterator[Draft | Bad]:
     elif kind in ("t1", "t3") and isinstance(data, dict):
         try:
             yield thing(data, kind, None, _loc(data, kind, path))
-        except MappingError as exc:
-            yield Bad(str(exc), data, path)
+        except Exception as exc:  # noqa: BLE001 - one bad item never loses the others
+            yield Bad(item_reason(exc), data, path)
         replies = data.get("replies")
         if isinstance(replies, dict):
             yield from _walk(replies, path)
