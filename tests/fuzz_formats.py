@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from hubbub.ingest.importer import map_file
+from hubbub.ingest.importer import import_paths, map_file
 from hubbub.sources.files import InputFile, find_inputs, open_input
 
 # A format -> samples (relative to the shared data folder). Each sample is cut to its first
@@ -78,6 +78,7 @@ class Finding:
 @dataclass
 class Report:
     cases: Counter[str] = field(default_factory=Counter)
+    stored: Counter[str] = field(default_factory=Counter)  # of them, imported into a store too
     quarantined: Counter[str] = field(default_factory=Counter)
     findings: list[Finding] = field(default_factory=list)
 
@@ -350,7 +351,7 @@ def mutate(rng: random.Random, base: Base) -> Mutation | None:
 
 # -- the loop ---------------------------------------------------------------------------------
 def check_case(tmp: Path, base: Base, mutated: bytes, what: str, touched: str | None, report: Report,
-               force_format: bool) -> None:
+               force_format: bool, store: Any = None) -> None:
     fmt = base.fmt
     report.cases[fmt] += 1
 
@@ -362,6 +363,20 @@ def check_case(tmp: Path, base: Base, mutated: bytes, what: str, touched: str | 
     except Exception:  # noqa: BLE001 - the finding is the traceback
         found("raised: " + traceback.format_exc(limit=-3).strip().replace("\n", " | ")[-600:])
         return
+    if store is not None:  # the whole import, store included, as `hubbub import` runs it
+        report.stored[fmt] += 1
+        try:
+            summary = import_paths(store, [tmp / base.name], f"fuzz{report.stored[fmt]}",
+                                   fmt=fmt if force_format else None, force=True)
+        except Exception:  # noqa: BLE001
+            found("import raised: " + traceback.format_exc(limit=-3).strip().replace("\n", " | ")[-600:])
+            return
+        f = summary.files[0]
+        if summary.exit_code() not in (0, 3, 4) or not f.adds_up():
+            found(f"import: exit {summary.exit_code()}, {f}")
+        if (f.read, f.quarantined, f.skipped) != (res.read, res.quarantined, res.skipped) or (
+                f.imported + f.duplicate != res.imported):
+            found(f"import and dry run differ: {f} vs {res}")
     if res.read != res.imported + res.quarantined + res.skipped:
         found(f"counts do not add up: {res}")
     report.quarantined[fmt] += res.quarantined
@@ -380,7 +395,9 @@ def _in_record(locator: str, touched: str) -> bool:
 
 
 def fuzz(shared: Path, tmp: Path, cases: int, seed: int = 10, formats: list[str] | None = None,
-         log: Callable[[str], None] | None = None) -> Report:
+         log: Callable[[str], None] | None = None, store: Any = None, store_every: int = 10) -> Report:
+    """``cases`` mutations per format; every ``store_every``-th case is also imported into
+    ``store`` (when given) through ``import_paths``."""
     report = Report()
     for fmt in formats or list(SAMPLES):
         rng = random.Random(f"{seed}:{fmt}")
@@ -395,9 +412,11 @@ def fuzz(shared: Path, tmp: Path, cases: int, seed: int = 10, formats: list[str]
             if m is None:
                 continue
             n += 1
-            check_case(tmp, base, m[0], m[1], m[2], report, force_format=rng.random() < 0.2)
+            check_case(tmp, base, m[0], m[1], m[2], report, force_format=rng.random() < 0.2,
+                       store=store if store is not None and n % store_every == 0 else None)
         if log:
-            log(f"{fmt}: {report.cases[fmt]} cases, {report.quarantined[fmt]} records quarantined, "
+            log(f"{fmt}: {report.cases[fmt]} cases ({report.stored[fmt]} also stored), "
+                f"{report.quarantined[fmt]} records quarantined, "
                 f"{sum(1 for f in report.findings if f.fmt == fmt)} findings")
     return report
 
@@ -409,7 +428,12 @@ if __name__ == "__main__":
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 100
     fmts = sys.argv[2].split(",") if len(sys.argv) > 2 else None
     shared = Path(os.environ.get("HUBBUB_SHARED_DATA", "../shared/data"))
+    from hubbub.store.store import Store
+    from hubbub.store.workspace import init_workspace
+
     with tempfile.TemporaryDirectory() as td:
-        rep = fuzz(shared, Path(td), n, formats=fmts, log=print)
+        ws, _ = init_workspace(Path(td) / "ws")
+        with Store(ws) as st:
+            rep = fuzz(shared, Path(td), n, formats=fmts, log=print, store=st)
     for f in rep.findings:
         print(f"{f.fmt} {f.sample} [{f.mutation}] {f.problem}")
