@@ -317,8 +317,9 @@ def byte_mutation(rng: random.Random, base: Base) -> Mutation:
             ln[k:k] = rng.choice(BYTES)
         lines[i] = bytes(ln)
         touched = f"line {i + 1}"
-        # a CSV quote can open a field that swallows later lines: then it touches any record
-        if base.name.endswith(".csv") and b'"' in ln:
+        # a CSV quote can open a field that swallows later lines, and the header names every
+        # row's fields: then it touches any record
+        if base.name.endswith(".csv") and (b'"' in ln or i == 0):
             touched = None
         return b"\n".join(lines), f"{op} in line {i + 1}", touched
     k = rng.randrange(len(data))

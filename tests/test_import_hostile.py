@@ -480,3 +480,18 @@ def test_one_item_of_an_unforeseen_shape_keeps_the_rest_of_the_page(tmp_path, do
     assert (f.read, f.quarantined, f.duplicate) == (clean.read, 1, clean.read - 1)
     [(loc, reason)] = [r for r in _reasons(imp)]
     assert loc == "document response 0 statuses[12]" and reason.startswith("unexpected record shape (")
+
+
+def test_deep_nesting_in_one_status_of_a_page_keeps_the_others(tmp_path, do_import):
+    """Found by the long fuzz run: 300 levels inside one status of a recorded search page lost the
+    whole response (the body could not be written back as JSON)."""
+    src = FORMATS / "twitter-api-tweepy-cassettes" / "v1.1" / "searchtweets.json"
+    doc = orjson.loads(src.read_bytes())
+    n = len(doc[0]["body"]["statuses"])
+    doc[0]["body"]["statuses"][7]["user"]["profile_background_image_url_https"] = "__DEEP__"
+    p = tmp_path / src.name
+    p.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2).replace(b'"__DEEP__"', b"[" * 300 + b"1" + b"]" * 300))
+    imp = do_import(p)
+    f = imp.summary.files[0]
+    assert (f.read, f.imported, f.quarantined) == (n, n - 1, 1)
+    assert _reasons(imp)[0][0] == "document response 0 statuses[7]"

@@ -242,25 +242,25 @@ def _expand(loc: str, raw: bytes, obj: Any, unwrap: bool) -> Iterator[Record]:
             for i, item in enumerate(obj):
                 body = item.get("body")
                 where = f"{loc} response {i}"
-                try:
-                    body_raw = orjson.dumps(body)
-                except orjson.JSONEncodeError as exc:
-                    yield Record(where, raw.rstrip(b"\r\n"), None, f"cannot be read as JSON ({exc})")
-                    continue
                 if isinstance(body, dict | list):
-                    yield Record(where, body_raw, body)
+                    yield Record(where, _item_bytes(body, raw), body)
                 else:  # a response recorded without its body: counted and quarantined, not lost
                     yield Record(where, orjson.dumps(item), None, "recorded response without a JSON body")
             return
         for i, item in enumerate(obj):
-            try:
-                item_raw = orjson.dumps(item)
-            except orjson.JSONEncodeError as exc:  # nested too deep, or an integer beyond 64 bits
-                yield Record(f"{loc} item {i}", raw.rstrip(b"\r\n"), None, f"cannot be read as JSON ({exc})")
-                continue
-            yield Record(f"{loc} item {i}", item_raw, item)
+            yield Record(f"{loc} item {i}", _item_bytes(item, raw), item)
         return
     yield Record(loc, raw.rstrip(b"\r\n"), obj)
+
+
+def _item_bytes(item: Any, whole: bytes) -> bytes:
+    """An item's bytes for the quarantine; the whole record's when the item cannot be written as
+    JSON (nested too deep to write, an integer beyond 64 bits): its mapping then quarantines only
+    the part that is too deep, and the rest of the item is still read."""
+    try:
+        return orjson.dumps(item)
+    except orjson.JSONEncodeError:
+        return whole.rstrip(b"\r\n")
 
 
 def _is_recording(x: Any) -> bool:
