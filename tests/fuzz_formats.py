@@ -7,7 +7,8 @@ gave before. Mutations are byte-level (flip, delete, insert a hostile byte, trun
 or structural on a parsed record (a value replaced by another JSON type, a huge or infinite
 number, deep nesting, a lone surrogate, a key removed, a CSV cell with a stray quote).
 
-``python tests/fuzz_formats.py [cases-per-format]`` runs it on its own and prints the findings;
+``python tests/fuzz_formats.py [cases-per-format [formats|all [seed]]]`` runs it on its own and
+prints the findings;
 the test (tests/test_import_fuzz.py) runs ``HUBBUB_FUZZ_CASES`` cases per format (default 150).
 """
 
@@ -427,7 +428,8 @@ if __name__ == "__main__":
     import tempfile
 
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 100
-    fmts = sys.argv[2].split(",") if len(sys.argv) > 2 else None
+    fmts = sys.argv[2].split(",") if len(sys.argv) > 2 and sys.argv[2] != "all" else None
+    seed = int(sys.argv[3]) if len(sys.argv) > 3 else 10
     shared = Path(os.environ.get("HUBBUB_SHARED_DATA", "../shared/data"))
     from hubbub.store.store import Store
     from hubbub.store.workspace import init_workspace
@@ -435,6 +437,6 @@ if __name__ == "__main__":
     with tempfile.TemporaryDirectory() as td:
         ws, _ = init_workspace(Path(td) / "ws")
         with Store(ws) as st:
-            rep = fuzz(shared, Path(td), n, formats=fmts, log=print, store=st)
+            rep = fuzz(shared, Path(td), n, seed=seed, formats=fmts, log=print, store=st)
     for f in rep.findings:
         print(f"{f.fmt} {f.sample} [{f.mutation}] {f.problem}")
