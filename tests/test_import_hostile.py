@@ -235,6 +235,11 @@ def test_a_truncated_csv_quarantines_its_cut_last_row(tmp_path, do_import):
     imp2 = do_import(p, dataset="cut2")
     assert imp2.summary.files[0].quarantined == 1
     assert any("cut short" in r for _, r in _reasons(imp2))
+    # kept with its values: a retry imports the row when it was whole after all
+    from hubbub.ingest.importer import retry_quarantined
+
+    r = retry_quarantined(imp2.store, dataset="cut2")
+    assert (r.tried, r.resolved, r.imported) == (1, 1, 1)
 
 
 def test_a_lone_surrogate_escape_keeps_the_twarc2_page(tmp_path, do_import):
