@@ -236,14 +236,16 @@ def json_structure(rng: random.Random, base: Base) -> Mutation | None:
 
 def _item_token(path: tuple, base: Base) -> str | None:
     """The sub-locator (``statuses[3]``, ``items[10]``) of the item a document mutation touched:
-    the deepest list index on the path that the unmutated rows are located by."""
+    the outermost list index on the path that the unmutated rows are located by."""
     locs = {r[0] for r in base.rows}
     best = None
     for a, b in zip(path, path[1:], strict=False):
         if isinstance(b, int) and not isinstance(b, bool):
-            token = f"{a}[{b}]" if isinstance(a, str) else f" [{b}]"
+            # a recorded body that is a list locates its items bare: "response 0 [19]"
+            token = f"{a}[{b}]" if isinstance(a, str) and a != "body" else f" [{b}]"
             if any(token in loc for loc in locs):
                 best = token
+                break  # the outermost item: what it holds (replies, quoted posts) is its own
     return "~" + best if best else None
 
 
