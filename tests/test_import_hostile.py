@@ -493,7 +493,7 @@ def test_deep_nesting_in_one_status_of_a_page_keeps_the_others(tmp_path, do_impo
     src = FORMATS / "twitter-api-tweepy-cassettes" / "v1.1" / "searchtweets.json"
     doc = orjson.loads(src.read_bytes())
     n = len(doc[0]["body"]["statuses"])
-    doc[0]["body"]["statuses"][7]["user"]["profile_background_image_url_https"] = "__DEEP__"
+    doc[0]["body"]["statuses"][7]["metadata"]["x"] = "__DEEP__"
     p = tmp_path / src.name
     p.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2).replace(b'"__DEEP__"', b"[" * 300 + b"1" + b"]" * 300))
     imp = do_import(p)

@@ -47,3 +47,23 @@ def test_handles_named_in_links():
     assert ("twitter", "JavierBlas") in found and ("twitter", "abc_d") in found
     assert ("telegram", "durov") in found and ("facebook", "luisfonsi") in found
     assert not any(h in ("title", "groups", "watch", "abcdef", "search") for _, h in found)
+
+
+def test_one_mention_pattern_finds_what_the_platform_links():
+    from hubbub.privacy import MENTION_RE
+    from hubbub.text.tokens import tokens
+
+    cases = {
+        "#Оборона@rus_improvisation x": ["rus_improvisation"],  # after a non-ASCII letter
+        "@@handle hi": ["handle"],
+        "@Ramboff_713Мне": ["Ramboff_713"],  # a non-ASCII letter ends the handle
+        "RT@bob_s: x": ["bob_s"],
+        "line\n@bob_smith": ["bob_smith"],
+        "@user@mastodon.social hi": ["user@mastodon.social"],
+        "(@bob).": ["bob"],
+        "mail bob@example.com or ART@x": [],  # e-mail addresses, not mentions
+        "https://medium.com/@bob": [],  # a path: profile links are handled by handles_in_links
+    }
+    for text, want in cases.items():
+        assert MENTION_RE.findall(text) == want, text
+    assert tokens("#Оборона@acct_0123456789abcdef01234567 танки") == ["оборона", "танки"]

@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import re
 from collections.abc import Callable
+from typing import Any
 
 KEY_PREFIX = "acct_"
 
@@ -47,13 +48,22 @@ class Pseudonymiser:
         return k
 
 
-# Handles may hold dots and dashes inside (Bluesky handles are domain names; Mastodon adds
-# "@instance"), never at the end: "@name." at the end of a sentence is "name".
-# The literal "@" comes first so the regex engine can skip ahead to it; the lookbehind then checks
-# the character before it (no letter, digit, "_", "@" or "/": not an e-mail address or a path).
-MENTION_RE = re.compile(
-    r"@(?<![\w@/]@)([A-Za-z0-9_](?:[A-Za-z0-9_.\-]{0,252}[A-Za-z0-9_])?(?:@[A-Za-z0-9_.\-]*[A-Za-z0-9_])?)"
+# THE mention pattern: every module that finds, strips or keys @mentions uses it (text scrubbing,
+# raw-record scrubbing, mention lists of sources without entities, tokens, keyphrases, entities,
+# language id, near-duplicates). It finds a mention wherever the platform would link one
+# (twitter-text's rule): after anything but an ASCII letter, digit or "_" (so after a space, a
+# newline, punctuation, another "@" as in "@@name", or a non-ASCII letter as in "#Оборона@name"),
+# or right after a lone "RT" ("RT@name"); never inside an e-mail address ("bob@example.com") or a
+# path ("/@name", a profile link, which ``handles_in_links`` handles). The handle is ASCII letters,
+# digits and "_", with dots and dashes inside (Bluesky handles are domain names; Mastodon adds
+# "@instance"), never at the end ("@name." ends a sentence); a non-ASCII letter ends it
+# ("@name713Мне" is "name713"). The literal "@" comes first so the regex engine can skip ahead to
+# it; the lookbehinds then check the characters before it.
+MENTION_PATTERN = (
+    r"@(?:(?<![A-Za-z0-9_/]@)|(?<=(?<![A-Za-z0-9_])[Rr][Tt]@))"
+    r"([A-Za-z0-9_](?:[A-Za-z0-9_.\-]{0,252}[A-Za-z0-9_])?(?:@[A-Za-z0-9_.\-]*[A-Za-z0-9_])?)"
 )
+MENTION_RE = re.compile(MENTION_PATTERN)
 
 
 # Reddit names users as u/name or /u/name.
@@ -87,9 +97,12 @@ def lowered_idents(replacements: dict[str, str]) -> list[tuple[str, str, str]]:
     return [(k, k.lower(), v) for k, v in replacements.items() if len(k) >= 2]
 
 
-def scrub_lowered(text: str, idents: list[tuple[str, str, str]], json: bool = False) -> str:
+def scrub_lowered(text: str, idents: list[tuple[str, str, str]], json: bool = False, fields: bool = False) -> str:
     """scrub_text with the identity strings prepared by ``lowered_idents``. With ``json``, a
-    numeric id standing as a JSON number is replaced by a quoted key, so the JSON stays valid."""
+    numeric id standing as a JSON number is replaced by a quoted key, so the JSON stays valid.
+    With ``fields``, ``text`` is a record's strings joined by ``SEP``: a short numeric id is
+    replaced where it is a whole string. An identity in ASCII (a handle, an id) ends where an
+    ASCII letter, digit or "_" does not follow (``name713Мне`` holds ``name713``)."""
     if not text or not idents:
         return text
     low = text.lower()
@@ -99,11 +112,13 @@ def scrub_lowered(text: str, idents: list[tuple[str, str, str]], json: bool = Fa
     n = len(low)
     for _, il, key in idents:
         numeric = il.isdigit()
+        isword = _isword_ascii if il.isascii() else _isword
         start = low.find(il)
         while start != -1:
             end = start + len(il)
-            if (start == 0 or not _isword(low[start - 1])) and (end == n or not _isword(low[end])):
-                if (not numeric or _numeric_ok(text, start, end, len(il), json)) and not _in_host(low, start, end):
+            if (start == 0 or not isword(low[start - 1])) and (end == n or not isword(low[end])):
+                if ((not numeric or _numeric_ok(text, start, end, len(il), json, fields))
+                        and not _in_host(low, start, end)):
                     spans.append((start, end, key))
             start = low.find(il, start + 1)
     if not spans:
@@ -133,7 +148,7 @@ def _in_host(low: str, start: int, end: int) -> bool:
     if cut == -1:
         return False
     between = head[cut + 2:]
-    return not any(c in between for c in '/ "\'\n@')
+    return not any(c in between for c in '/ "\'\n@\x00')
 
 
 def _json_number(text: str, start: int, end: int) -> bool:
@@ -143,11 +158,13 @@ def _json_number(text: str, start: int, end: int) -> bool:
     return before in (":", "[", ",") and after in (",", "}", "]", "")
 
 
-def _numeric_ok(text: str, start: int, end: int, length: int, json: bool) -> bool:
+def _numeric_ok(text: str, start: int, end: int, length: int, json: bool, fields: bool = False) -> bool:
     """Long numeric ids are replaced wherever they stand alone; short ones (years, counts look
-    the same) only where they are a whole JSON value."""
+    the same) only where they are a whole JSON value (or a whole string of a record)."""
     if length >= 6:
         return True
+    if fields:
+        return text[start - 1:start] in ("", SEP) and text[end:end + 1] in ("", SEP)
     if not json:
         return False
     if _json_number(text, start, end):
@@ -157,6 +174,10 @@ def _numeric_ok(text: str, start: int, end: int, length: int, json: bool) -> boo
 
 def _isword(c: str) -> bool:
     return c.isalnum() or c == "_"
+
+
+def _isword_ascii(c: str) -> bool:
+    return c.isascii() and (c.isalnum() or c == "_")
 
 
 def _scrub_regex(text: str, replacements: dict[str, str]) -> str:
@@ -228,6 +249,23 @@ def handles_in_links(text: str) -> list[tuple[str, str]]:
     return out
 
 
+# Links that name an account by its numeric id in the query: (platform, pattern over lower-cased text).
+_ID_URLS = [
+    ("facebook", _Link("facebook.com/",
+                       r"facebook\.com/(?:story|permalink|profile)\.php\?(?:[^\s\"\x00#]*&)?id=(\d+)")),
+]
+
+
+def ids_in_links(text: str) -> list[tuple[str, str]]:
+    """(platform, account id) of accounts named by id in links (``facebook.com/story.php?story_fbid=1&id=<id>``)."""
+    low = text.lower()
+    out = []
+    for platform, pat in _ID_URLS:
+        if pat.prefix in low:
+            out.extend((platform, m.group(1)) for m in pat.regex.finditer(low))
+    return out
+
+
 # Post ids that embed the author's account: (platform, pattern with groups (head, account, tail),
 # how the account part is written as the account reference the source keys authors by).
 _ID_ACCOUNT = {
@@ -269,3 +307,100 @@ def pseudonymise_post_id(platform: str, pid: str, key_for_ref: Callable[[str], s
     if platform == "mastodon":
         return f"{head}{k}{m.group(4)}"
     return f"{head}{k}{m.group(3)}"
+
+
+# ---------------------------------------------------------------------------------------------
+# The raw record, scrubbed by walking it (never by matching its JSON text, whose escapes hide
+# where a word starts: "\n@name" is "n@name" in JSON).
+
+# Profile fields: dropped from every account object in a raw record (a dict naming an account by
+# one of ``_ACCOUNT_MARKERS``: a tweet's author, a mentioned user as twarc expands it, a
+# CrowdTangle page, a Bluesky author ...), and the image fields wherever they stand (also as
+# flattened ``account.profileImage`` keys). Hubbub keeps no per-person profiles.
+PROFILE_ANYWHERE = frozenset({
+    "profile_image_url", "profile_image_url_https", "profile_banner_url", "profile_background_image_url",
+    "profile_background_image_url_https", "profileImage", "authorProfileImageUrl", "avatar", "avatar_static",
+})
+PROFILE_IN_ACCOUNT = PROFILE_ANYWHERE | frozenset({
+    "description", "location", "note", "fields", "header", "header_static", "pinned_tweet_id", "pinned_tweet",
+    "entities", "bio",
+})
+_ACCOUNT_MARKERS = ("username", "screen_name", "handle", "acct")
+SEP = "\x00"  # joins a record's strings into one text for C-speed searches; never inside a word
+
+
+_MARKERS = frozenset(_ACCOUNT_MARKERS)
+# Subtrees that never hold an account identity (counters, edit ids): kept as they are
+# without walking them, which keeps the import fast.
+_NO_IDENTITY = frozenset({"public_metrics", "non_public_metrics", "organic_metrics", "edit_history_tweet_ids",
+                          "edit_controls"})
+
+
+def record_strings(obj: Any, keys: dict[Any, Any], numbers: dict[int, str]
+                   ) -> tuple[Any, list[str], list[tuple[Any, Any]]]:
+    """Walk a parsed record: a copy of it without profile fields, with every key that *is* an
+    identity (``keys``: value -> replacement) and every integer that is a numeric account id
+    (``numbers``) replaced; its string values in walk order, and where each stands (container,
+    key or index) so ``put_strings`` can replace them in the copy."""
+    strings: list[str] = []
+    slots: list[tuple[Any, Any]] = []
+    add, slot = strings.append, slots.append
+    kget = keys.get
+    anywhere, in_account, markers, skip = PROFILE_ANYWHERE, PROFILE_IN_ACCOUNT, _MARKERS, _NO_IDENTITY
+
+    def walk(x: Any) -> Any:
+        if isinstance(x, dict):
+            drop = anywhere if markers.isdisjoint(x) else in_account
+            out: dict[Any, Any] = {}
+            for k, v in x.items():
+                if k in drop or (isinstance(k, str) and "." in k and k.rpartition(".")[2] in drop):
+                    continue
+                if k in skip:
+                    out[k] = v
+                    continue
+                k = kget(k, k)
+                if isinstance(v, str):
+                    out[k] = v
+                    add(v)
+                    slot((out, k))
+                elif isinstance(v, dict | list):
+                    out[k] = walk(v)
+                elif isinstance(v, int) and not isinstance(v, bool) and v in numbers:
+                    out[k] = numbers[v]
+                else:
+                    out[k] = v
+            return out
+        if isinstance(x, list):
+            lst: list[Any] = []
+            for v in x:
+                if isinstance(v, str):
+                    slot((lst, len(lst)))
+                    add(v)
+                    lst.append(v)
+                elif isinstance(v, dict | list):
+                    lst.append(walk(v))
+                elif isinstance(v, int) and not isinstance(v, bool) and v in numbers:
+                    lst.append(numbers[v])
+                else:
+                    lst.append(v)
+            return lst
+        if isinstance(x, str):
+            box = [x]
+            add(x)
+            slot((box, 0))
+            return box
+        if isinstance(x, int) and not isinstance(x, bool):
+            return numbers.get(x, x)
+        return x
+
+    top = walk(obj)
+    return top, strings, slots
+
+
+def put_strings(top: Any, obj: Any, strings: list[str], slots: list[tuple[Any, Any]], new: list[str]) -> Any:
+    """The copy from ``record_strings`` with its strings replaced by ``new`` (same order)."""
+    for i, (old, s) in enumerate(zip(strings, new, strict=True)):
+        if s != old:
+            c, k = slots[i]
+            c[k] = s
+    return top[0] if isinstance(obj, str) else top

@@ -159,3 +159,48 @@ def test_non_status_payloads_yield_nothing():
     users = json.loads((V1 / "lookupusers.json").read_text())[0]["body"]
     assert list(src.map(users)) == []
     assert list(src.map({"errors": [{"code": 34, "message": "Sorry, that page does not exist."}]})) == []
+
+
+def test_retweets_carry_the_whole_text_of_retweeted_status(do_import):
+    """Issue 9.2 for v1.1: a retweet's own text is cut; ``retweeted_status`` holds it whole."""
+    rts = []
+    for name in STATUSES:
+        for rec in json.loads((V1 / name).read_text()):
+            body = rec["body"]
+            for st in body if isinstance(body, list) else body.get("statuses") or [body]:
+                o = st.get("retweeted_status") if isinstance(st, dict) else None
+                if o:
+                    full = (o.get("extended_tweet") or {}).get("full_text") or o.get("full_text") or o["text"]
+                    full = full.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+                    own = st.get("full_text") or st["text"]
+                    # a compatibility-mode original that is itself cut ("truncated") has no whole text
+                    whole = "extended_tweet" in o or "full_text" in o or not o.get("truncated")
+                    rts.append((st["id_str"], o["user"]["screen_name"], full if whole else None, own))
+    cut = [r for r in rts if r[3].endswith("…")]
+    # in these recordings every cut retweet retweets an original that is cut too: nothing to mend
+    assert len(rts) == 24 and len(cut) == 4 and all(r[2] is None for r in cut)
+    imp = do_import(*(V1 / n for n in STATUSES), dataset="named", keep_handles=True)
+    for rid, handle, full, own in rts:
+        text = imp.post(rid)["text"]
+        assert text.lower().startswith(f"rt @{handle.lower()}: ")
+        assert text.endswith(": " + full) if full else text == own
+    assert imp.count("kind = 'repost' AND text LIKE '%…'") == 4
+
+
+def test_streamed_retweet_takes_the_extended_tweet_of_its_original():
+    """The streaming API's shape: a cut retweet whose ``retweeted_status`` carries ``extended_tweet``
+    (the real tweepy_pie retweet of @Independent, its original made a long tweet)."""
+    src = get_source("twitter-v1")
+    st = copy.deepcopy(_search_statuses()[12])
+    assert st["id_str"] == "1149603041349259266"
+    o = st["retweeted_status"]
+    whole = o["text"].replace(" https://t.co/lf6TX6XBHD", "") + ", the airline said on Friday &amp; more"
+    o["truncated"] = True
+    o["extended_tweet"] = {"full_text": whole, "entities": {
+        "hashtags": [{"text": "travel"}], "user_mentions": [{"screen_name": "AirCanada", "id_str": "17905275"}],
+        "urls": [{"url": "https://t.co/x", "expanded_url": "https://example.org/story"}]}}
+    st["text"] = "RT @Independent: " + whole[:100] + "…"
+    (d,) = src.map(st)
+    assert d["text"] == "RT @Independent: " + whole.replace("&amp;", "&")
+    assert d["hashtags"] == ["travel"] and ("17905275", "AirCanada") in d["mentions"]
+    assert ("https://t.co/x", "https://example.org/story") in d["urls"]

@@ -151,3 +151,99 @@ def test_api_html_escapes_undone_in_text(do_import):
     texts = [p["text"] for p in imp.posts()]
     assert not any("&amp;" in t or "&lt;" in t or "&gt;" in t for t in texts)
     assert any(" & " in t for t in texts)
+
+
+def _retweets_with_originals(path):
+    """(retweet id, retweeted author's handle, original's whole text) for every retweet in a twarc2
+    file whose original is in the page's includes, read straight from the JSON."""
+    import orjson
+
+    out = []
+    for line in path.read_bytes().splitlines():
+        page = orjson.loads(line)
+        inc = page.get("includes") or {}
+        tweets = {t["id"]: t for t in inc.get("tweets") or ()}
+        users = {u["id"]: u["username"] for u in inc.get("users") or ()}
+        for t in page.get("data") or ():
+            for r in t.get("referenced_tweets") or ():
+                if r["type"] == "retweeted" and r["id"] in tweets:
+                    o = tweets[r["id"]]
+                    full = (o.get("note_tweet") or {}).get("text") or o["text"]
+                    full = full.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+                    out.append((t["id"], users[o["author_id"]], full))
+    return out
+
+
+def test_retweets_carry_the_whole_text_of_their_original(do_import):
+    """Issue 9.2: the API cuts a retweet's text; 2sets.jsonl holds all 145 originals."""
+    rts = _retweets_with_originals(V2 / "2sets.jsonl")
+    assert len(rts) == 145
+    imp = do_import(V2 / "2sets.jsonl", dataset="named", keep_handles=True)
+    for rid, handle, full in rts:
+        assert imp.post(rid)["text"] == f"RT @{handle}: {full}"
+    assert imp.count("kind = 'repost' AND text LIKE '%…'") == sum(full.endswith("…") for _, _, full in rts)
+
+
+def test_full_retweet_text_is_searchable_and_pseudonymised(tmp_path):
+    from hubbub.api import Hubbub
+
+    rts = _retweets_with_originals(V2 / "2sets.jsonl")
+    with_phrase = [r for r in rts if "cost the country" in r[2]]
+    assert with_phrase
+    with Hubbub(tmp_path / "ws", create=True) as hb:
+        hb.import_files([V2 / "2sets.jsonl"], dataset="p")
+        assert hb.count('"cost the country"') == len(with_phrase)
+        for rid, handle, _ in with_phrase:
+            (text,) = [r["text"] for r in hb.store.query("SELECT text FROM posts WHERE post_id = ?", [rid]).to_pylist()]
+            assert text.startswith("RT @acct_") and handle.lower() not in text.lower()
+        # quotes are not cut: a quote's text is the quoting tweet's own
+        assert hb.store.query("SELECT count(*) AS n FROM posts WHERE kind = 'quote' AND text LIKE '%…'"
+                              ).to_pylist()[0]["n"] == 0
+
+
+def test_flattened_retweets_carry_the_whole_text(do_import):
+    import orjson
+
+    imp = do_import(V2 / "flat.jsonl", dataset="named", keep_handles=True)
+    n = 0
+    for line in (V2 / "flat.jsonl").read_bytes().splitlines():
+        t = orjson.loads(line)
+        for r in t.get("referenced_tweets") or ():
+            if r["type"] == "retweeted" and r.get("text"):
+                full = r["text"].replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+                assert imp.post(t["id"])["text"] == f"RT @{r['author']['username']}: {full}"
+                n += 1
+    assert n == 47  # 39 of them cut in the file
+
+
+def test_twitter_language_codes_are_iso_639_or_undetermined(do_import, tmp_path):
+    """Issue 9.8: X writes ``in`` for Indonesian and ``und``/``qst``/... for no language. The same
+    mapping applies to API v2, v1.1 and a CSV of the same tweets."""
+    import csv
+
+    from hubbub.sources.tabular import mapped_source
+
+    files = [V2 / "2sets.jsonl", V2 / "kpop.jsonl", V2 / "edited.jsonl", V2 / "withheld.jsonl",
+             FORMATS / "twitter-api-tweepy-cassettes" / "v1.1" / "usertimeline.json"]
+    declared: dict[str, str] = {}
+    for p in files[:4]:
+        declared.update({t["id"]: t["lang"] for t in _tweets_in(p) if "lang" in t})
+    assert {"in", "und", "qst"} <= set(declared.values())
+    imp = do_import(*files)
+    stored = {r["post_id"]: r["lang_declared"] for r in imp.posts("platform = 'twitter'")}
+    for tid, lang in declared.items():
+        want = {"in": "id"}.get(lang, None if lang in ("und", "qst", "zxx", "qme", "qht", "qam") else lang)
+        assert stored[tid] == want, (tid, lang)
+    assert not {"in", "und", "qst", "zxx"} & set(stored.values())
+    assert "id" in stored.values()
+
+    with (tmp_path / "tweets.csv").open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", "created_at", "text", "lang"])
+        for t in _tweets_in(V2 / "2sets.jsonl"):
+            w.writerow([t["id"], t["created_at"], t["text"], t.get("lang", "")])
+    src = mapped_source({"format": "csv", "platform": "twitter", "post_id": "id", "created_at": "created_at",
+                         "text": "text", "lang_declared": "lang"})
+    csv_imp = do_import(tmp_path / "tweets.csv", dataset="csv", source=src)
+    rows = csv_imp.posts("dataset = 'csv'")
+    assert {r["lang_declared"] for r in rows} == {stored[r["post_id"]] for r in rows}

@@ -45,6 +45,8 @@ PROGRESS_EVERY = 5_000  # records per chunk when mapping in this process
 INSERT_ROWS = int(os.environ.get("HUBBUB_IMPORT_BATCH", "50000"))
 MIN_CONFIDENCE = 0.3
 SNIFF_BYTES = 1 << 20  # how much of a file's start the sources see (a first record may be long)
+NOT_POSTS = "not-posts"  # status of a file in a folder that holds no posts of a known format
+UNRECOGNISED = "format not recognised (use --format; `hubbub formats` lists them)"
 
 Progress = Callable[[str, int], None]
 
@@ -53,7 +55,7 @@ Progress = Callable[[str, int], None]
 class FileResult:
     path: str
     format: str | None = None
-    status: str = "ok"  # ok | partial | failed | already-imported
+    status: str = "ok"  # ok | partial | failed | already-imported | not-posts
     read: int = 0
     imported: int = 0
     duplicate: int = 0
@@ -91,7 +93,8 @@ class ImportSummary:
         return {
             "dataset": self.dataset,
             "files": [asdict(f) for f in self.files],
-            "totals": totals | {"files": len(self.files), "failed_files": self.failed_files},
+            "totals": totals | {"files": len(self.files), "failed_files": self.failed_files,
+                                "not_posts_files": sum(1 for f in self.files if f.status == NOT_POSTS)},
             "exit_code": self.exit_code(),
         }
 
@@ -186,7 +189,13 @@ def _import_file(
         return res
     try:
         with open_input(f) as stream:
-            src = _source_for(stream, f, forced)
+            try:
+                src = _source_for(stream, f, forced)
+            except _NotPosts:
+                # a folder's other text files (the IRA set's authors*.csv): not a failure; binary
+                # or non-UTF-8 files stay failures (they may be posts that cannot be read)
+                res.status, res.error = NOT_POSTS, "not posts, skipped: no known post format (use --format)"
+                return res
             res.format = src.name
             job = FileJob(src, dataset, f.display, import_id, keep_handles)
             skip = _resume(store, import_id, res)
@@ -212,8 +221,13 @@ def _source_for(stream: Any, f: InputFile, forced: Source | None) -> Source:
         return forced
     src, conf = detect(head, f.name)
     if src is None or conf < MIN_CONFIDENCE:
-        raise UnreadableFile(_unknown_format(head))
+        why = _unknown_format(head)
+        raise (_NotPosts if f.in_folder and why == UNRECOGNISED else UnreadableFile)(why)
     return src
+
+
+class _NotPosts(UnreadableFile):
+    """A text file found in a folder that no format recognises."""
 
 
 def _file_chunks(job: FileJob, f: InputFile, stream: Any, res: FileResult, skip: int, pseudo: Pseudonymiser,
@@ -243,7 +257,7 @@ def map_file(f: InputFile, secret: bytes, fmt: str | None = None, dataset: str =
                 res.quarantined += len(chunk.quarantine)
                 res.imported += chunk.rows.num_rows if chunk.rows is not None else 0
     except UnreadableFile as exc:
-        res.status, res.error = "failed", str(exc)
+        res.status, res.error = NOT_POSTS if isinstance(exc, _NotPosts) else "failed", str(exc)
     return res, chunks
 
 
@@ -437,7 +451,7 @@ def _unknown_format(head: bytes) -> str:
         sample.decode("utf-8")
     except UnicodeDecodeError:
         return "not UTF-8 text and not a supported format (use --format to force one)"
-    return "format not recognised (use --format; `hubbub formats` lists them)"
+    return UNRECOGNISED
 
 
 def _retry_records(src: Source, locator: str, raw: bytes) -> Iterator[Record]:

@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 import pyarrow as pa
 
+from hubbub.langcodes import declared_lang
 from hubbub.privacy import (
     MENTION_RE,
     REDDIT_USER_RE,
+    SEP,
     Pseudonymiser,
     handles_in_links,
+    ids_in_links,
     lowered_idents,
     pseudonymise_post_id,
+    put_strings,
+    record_strings,
     scrub_lowered,
     scrub_mentions,
 )
@@ -104,33 +110,23 @@ class RowBuilder:
 
         pairs = [(u, expanded) for u, expanded in d.get("urls") or () if expanded or u]
         raw_obj = d.get("raw")
-        try:
-            raw = orjson.dumps(raw_obj, option=orjson.OPT_NON_STR_KEYS).decode() if raw_obj is not None else "null"
-        except orjson.JSONEncodeError as exc:  # nested too deep, or an integer beyond 64 bits
-            raise MappingError(f"raw record cannot be stored as JSON ({exc})") from None
-        url_idents: list[tuple[str, str, str]] = []
-        if not self.keep_handles:
-            # Links keep their domain and path, except a handle in a profile/status path.
-            in_links = [hl for u, expanded in pairs for hl in handles_in_links(expanded or u)]
-            url_idents = lowered_idents({h: key(plat, None, h) for plat, h in in_links})  # type: ignore[misc]
-            linked = handles_in_links(raw) + in_links
-            if "@" in raw:  # @handles quoted inside the record (e.g. in a referenced post's text)
-                linked.extend((platform, h) for h in MENTION_RE.findall(raw))
-            for plat, h in linked:
-                if h not in repl:
-                    repl[h] = key(plat, None, h)  # type: ignore[assignment]
-        urls, canon, domains = _links(pairs, url_idents)
-
-        if not self.keep_handles:
+        ids = [str(post_id), _s(d.get("parent_id")), _s(d.get("conversation_id")), _s(d.get("reposted_id")),
+               _s(d.get("quoted_id"))]
+        if self.keep_handles:
+            raw = _raw_json(raw_obj) if raw_obj is not None else "null"
+            urls, canon, domains = _links(pairs, [], None)
+        else:
+            stored_ids = self._pseudonymise_ids(platform, ids)
             text = scrub_mentions(text, key_for)
             if platform == "reddit" and text and "u/" in text:
                 text = REDDIT_USER_RE.sub(lambda m: m.group(1) + (key_for(m.group(2)) or m.group(2)), text)
-            raw = scrub_lowered(raw, lowered_idents(repl), json=True)
-
-        ids = [str(post_id), _s(d.get("parent_id")), _s(d.get("conversation_id")), _s(d.get("reposted_id")),
-               _s(d.get("quoted_id"))]
-        if not self.keep_handles:
-            ids = self._pseudonymise_ids(platform, ids)
+            # Links keep their domain and path, except an account named in a profile/status path.
+            in_links = [(plat, h, None) for u, expanded in pairs for plat, h in handles_in_links(expanded or u)]
+            in_links += [(plat, None, i) for u, expanded in pairs for plat, i in ids_in_links(expanded or u)]
+            url_idents = lowered_idents({h or i: key(plat, i, h) for plat, h, i in in_links})  # type: ignore[misc]
+            urls, canon, domains = _links(pairs, url_idents, lambda u: scrub_mentions(u, key_for) or u)
+            raw = self._scrub_raw(platform, raw_obj, repl, in_links, key_for, dict(zip(ids, stored_ids, strict=True)))
+            ids = stored_ids
 
         c = self.cols
         c["platform"].append(platform)
@@ -139,7 +135,7 @@ class RowBuilder:
         c["author_key"].append(author_key)
         c["author_handle"].append(handle.lstrip("@") if (self.keep_handles and handle) else None)
         c["text"].append(text)
-        c["lang_declared"].append(d.get("lang_declared") or None)
+        c["lang_declared"].append(declared_lang(d.get("lang_declared")))
         c["kind"].append(kind)
         c["parent_id"].append(ids[1])
         c["conversation_id"].append(ids[2])
@@ -160,6 +156,46 @@ class RowBuilder:
         c["source_locator"].append(f"{locator} {sub}" if sub else locator)
         c["import_run"].append(self.import_id)
         c["raw"].append(raw)
+
+    def _scrub_raw(self, platform: str, obj: Any, repl: dict[str, str], in_links: list[tuple[str, Any, Any]],
+                   key_for: Callable[[str], str | None], ids: dict[str | None, str | None]) -> str:
+        """The raw record as stored: walked (``privacy.record_strings``), profile fields dropped,
+        every identity replaced by its key (as a whole value, as a word in a string, as an
+        @mention, as an account named in a link), post ids as stored; then serialised."""
+        if obj is None:
+            return "null"
+        key = self.pseudo.key
+        keys: dict[Any, Any] = {}  # dict keys that are identities (e.g. users keyed by id)
+        for ident, k in repl.items():
+            keys[ident] = k
+        for raw_id, stored in ids.items():
+            if raw_id and stored and raw_id != stored:
+                repl[raw_id] = keys[raw_id] = stored  # a post id that embeds an account, as stored
+        numbers = {int(i): k for i, k in repl.items() if i.isdigit() and len(i) <= 30}
+        trimmed, strings, slots = record_strings(obj, keys, numbers)
+        blob = SEP.join(strings)
+        for plat, h, i in in_links:
+            repl.setdefault(h or i, key(plat, i, h))  # type: ignore[arg-type]
+        for plat, h in handles_in_links(blob):
+            repl.setdefault(h, key(plat, None, h))  # type: ignore[arg-type]
+        for plat, i in ids_in_links(blob):
+            repl.setdefault(i, key(plat, i, None))  # type: ignore[arg-type]
+        new = blob
+        if "@" in blob:  # @handles inside the record (a referenced post's text, a bio quoted...)
+            for h in MENTION_RE.findall(blob):
+                if h not in repl:
+                    repl[h] = key_for(h)  # type: ignore[assignment]
+            new = scrub_mentions(blob, key_for) or blob
+        new = scrub_lowered(new, lowered_idents(repl), fields=True)
+        if new != blob:
+            parts = new.split(SEP)
+            if len(parts) != len(strings):  # a string held SEP itself: scrub string by string
+                idents = lowered_idents(repl)
+                parts = [scrub_lowered(scrub_mentions(x, key_for) or x, idents, fields=True) for x in strings]
+            trimmed = put_strings(trimmed, obj, strings, slots, parts)
+        elif isinstance(obj, str):
+            trimmed = obj
+        return _raw_json(trimmed)
 
     def _pseudonymise_ids(self, platform: str, ids: list[str | None]) -> list[str | None]:
         """Post ids that embed an account carry its key (privacy.pseudonymise_post_id)."""
@@ -188,6 +224,13 @@ _TEXT_FIELDS = ("platform", "author_handle", "author_name", "text", "lang_declar
 _ID_FIELDS = ("post_id", "author_id", "parent_id", "conversation_id", "reposted_id", "quoted_id")
 _COUNT_FIELDS = ("likes", "reposts", "replies", "quotes", "views")
 _TIME_FIELDS = ("created_at", "engagement_at")
+
+
+def _raw_json(obj: Any) -> str:
+    try:
+        return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS).decode()
+    except orjson.JSONEncodeError as exc:  # nested too deep, or an integer beyond 64 bits
+        raise MappingError(f"raw record cannot be stored as JSON ({exc})") from None
 
 
 def check_draft(d: Draft) -> None:
@@ -270,9 +313,10 @@ def _kind(v: Any) -> str:
     return type(v).__name__
 
 
-def _links(pairs: list[tuple[str, str | None]], url_idents: list[tuple[str, str, str]]
-           ) -> tuple[list[str], list[str], list[str]]:
-    """(links as given or expanded, canonical links, distinct domains), handles in paths replaced."""
+def _links(pairs: list[tuple[str, str | None]], url_idents: list[tuple[str, str, str]],
+           scrub: Callable[[str], str] | None) -> tuple[list[str], list[str], list[str]]:
+    """(links as given or expanded, canonical links, distinct domains), accounts named in paths
+    and @mentions glued to links (``https://t.co/x…@name``) replaced by ``scrub``."""
     urls: list[str] = []
     canon: list[str] = []
     domains: list[str] = []
@@ -282,6 +326,8 @@ def _links(pairs: list[tuple[str, str | None]], url_idents: list[tuple[str, str,
         if url_idents:
             full = scrub_lowered(full, url_idents)
             c = scrub_lowered(c, url_idents)
+        if scrub is not None and "@" in full:
+            full, c = scrub(full), scrub(c)
         urls.append(full)
         canon.append(c)
         if dom and dom not in domains:

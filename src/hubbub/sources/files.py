@@ -33,6 +33,7 @@ class InputFile:
 
     path: Path
     member: str | None = None
+    in_folder: bool = False  # found by walking a folder given to import (not named by the user)
     label: str | None = None  # the name shown, when ``path`` is a copy (of a pipe)
 
     @property
@@ -59,9 +60,9 @@ def find_inputs(paths: list[Path]) -> Iterator[InputFile]:
                 if _skipped(sub.name) or _in_workspace(sub, p):
                     continue
                 if sub.is_file():
-                    yield from _expand_file(sub)
+                    yield from _expand_file(sub, in_folder=True)
                 elif sub.is_symlink() and not sub.exists():
-                    yield InputFile(sub)
+                    yield InputFile(sub, in_folder=True)
         else:
             yield from _expand_file(p)
 
@@ -114,19 +115,19 @@ def _in_workspace(f: Path, top: Path) -> bool:
     return False
 
 
-def _expand_file(p: Path) -> Iterator[InputFile]:
+def _expand_file(p: Path, in_folder: bool = False) -> Iterator[InputFile]:
     if p.suffix.lower() == ".zip":
         try:
             with zipfile.ZipFile(p) as zf:
                 names = sorted(n for n in zf.namelist() if not n.endswith("/"))
         except zipfile.BadZipFile:
-            yield InputFile(p)  # reported as unreadable when opened
+            yield InputFile(p, in_folder=in_folder)  # reported as unreadable when opened
             return
         for n in names:
             if not _skipped(Path(n).name):
-                yield InputFile(p, n)
+                yield InputFile(p, n, in_folder=in_folder)
     else:
-        yield InputFile(p)
+        yield InputFile(p, in_folder=in_folder)
 
 
 def fingerprint(f: InputFile) -> str:

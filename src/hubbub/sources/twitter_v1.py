@@ -24,8 +24,8 @@ from hubbub.sources.base import (
     to_int,
     unescape,
 )
+from hubbub.sources.twitter_text import retweet_text
 
-_NO_LANG = (None, "", "und", "qme", "zxx")
 _V11_URL = re.compile(r"api\.twitter\.com/1\.1/|api\.x\.com/1\.1/")
 
 Account = tuple[Any, Any, Any]
@@ -82,20 +82,31 @@ def _status(st: dict[str, Any], loc: str) -> Draft:
     post_id = st.get("id_str") or st.get("id")
     if post_id is None or post_id == "":
         raise MappingError("missing 'id_str'")
-    ext = st.get("extended_tweet")
-    if not isinstance(ext, dict):
-        ext = None
-    text = unescape((ext or {}).get("full_text") or st.get("full_text") or st.get("text"))  # the API escapes & < >
-    ent = (ext or {}).get("entities") or st.get("entities") or {}
-    ext_ent = (ext or {}).get("extended_entities") or st.get("extended_entities") or {}
+    text, ent, ext_ent = _full(st)
     user = st.get("user") or {}
     rt = st.get("retweeted_status")
     rt = rt if isinstance(rt, dict) else None
+    mentions = [(_id(m, "id"), m.get("screen_name")) for m in ent.get("user_mentions") or () if isinstance(m, dict)]
+    urls = _urls(ent)
+    hashtags = [h["text"] for h in ent.get("hashtags") or () if isinstance(h, dict) and h.get("text")]
+    if rt is not None:
+        # the retweet's own text is cut: take the original's whole text and its entities
+        rt_text, rt_ent, _ = _full(rt)
+        if rt_text and (_extended(rt) or not rt.get("truncated")):
+            rt_user = rt.get("user") if isinstance(rt.get("user"), dict) else {}
+            handle = rt_user.get("screen_name")
+            text = retweet_text(text, handle if isinstance(handle, str) else None, rt_text)
+            urls = list(dict.fromkeys(urls + _urls(rt_ent)))
+            hashtags = list(dict.fromkeys(hashtags + [h["text"] for h in rt_ent.get("hashtags") or ()
+                                                      if isinstance(h, dict) and h.get("text")]))
+            seen = {str(h).lower() for _, h in mentions if h}
+            mentions += [(_id(m, "id"), m.get("screen_name")) for m in rt_ent.get("user_mentions") or ()
+                         if isinstance(m, dict) and m.get("screen_name")
+                         and str(m["screen_name"]).lower() not in seen]
     reply_to = _id(st, "in_reply_to_status_id")
     # a retweet of a quote carries the quoted id of the tweet it retweets: not its own quote
     quoted = None if rt else _id(st, "quoted_status_id") or _id(st.get("quoted_status") or {}, "id")
     kind = "repost" if rt else "reply" if reply_to else "quote" if quoted else "post"
-    lang = st.get("lang")
     accounts: list[Account] = []
     _accounts_in(st, accounts, top=True)
     return {
@@ -105,16 +116,15 @@ def _status(st: dict[str, Any], loc: str) -> Draft:
         "author_handle": user.get("screen_name"),
         "author_name": user.get("name"),
         "text": text,
-        "lang_declared": None if lang in _NO_LANG else lang,
+        "lang_declared": st.get("lang"),  # mapped to ISO 639 by the pipeline (langcodes)
         "kind": kind,
         "parent_id": reply_to,
         "conversation_id": None,  # v1.1 does not give it
         "reposted_id": _id(rt, "id") if rt else None,
         "quoted_id": quoted,
-        "urls": _urls(ent),
-        "hashtags": [h["text"] for h in ent.get("hashtags") or () if isinstance(h, dict) and h.get("text")],
-        "mentions": [(_id(m, "id"), m.get("screen_name")) for m in ent.get("user_mentions") or ()
-                     if isinstance(m, dict)],
+        "urls": urls,
+        "hashtags": hashtags,
+        "mentions": mentions,
         "media_types": [m["type"] for m in (ext_ent.get("media") or ent.get("media") or ())
                         if isinstance(m, dict) and m.get("type")],
         "likes": to_int(st.get("favorite_count")),
@@ -127,6 +137,21 @@ def _status(st: dict[str, Any], loc: str) -> Draft:
         "raw": _quoted_ids(st),
         "locator": loc,
     }
+
+
+def _extended(st: dict[str, Any]) -> bool:
+    """Does the status hold its whole text (``extended_tweet`` or ``tweet_mode=extended``)?"""
+    return isinstance(st.get("extended_tweet"), dict) or "full_text" in st
+
+
+def _full(st: dict[str, Any]) -> tuple[str | None, dict[str, Any], dict[str, Any]]:
+    """(whole text, entities, extended entities) of a status; the API escapes & < >."""
+    ext = st.get("extended_tweet")
+    ext = ext if isinstance(ext, dict) else {}
+    text = unescape(ext.get("full_text") or st.get("full_text") or st.get("text"))
+    ent = ext.get("entities") or st.get("entities") or {}
+    ext_ent = ext.get("extended_entities") or st.get("extended_entities") or {}
+    return text, ent if isinstance(ent, dict) else {}, ext_ent if isinstance(ext_ent, dict) else {}
 
 
 def _id(obj: dict[str, Any], key: str) -> str | None:

@@ -19,6 +19,7 @@ from hubbub.sources.base import (
     to_int,
     unescape,
 )
+from hubbub.sources.twitter_text import retweet_text
 
 _KIND_ORDER = (("retweeted", "repost"), ("replied_to", "reply"), ("quoted", "quote"))
 
@@ -111,7 +112,27 @@ def _tweet(t: dict[str, Any], inc: _Includes, collected: Any, loc: str) -> Draft
              "media": media or None},
     )
     _kind(draft, refs)
+    original = inc.tweets.get(draft["reposted_id"]) if draft["reposted_id"] else None
+    if original is not None:
+        o_author = inc.users.get(original.get("author_id")) or {}
+        _full_retweet(draft, original, o_author.get("username"),
+                      [_mention(m, inc) for m in (original.get("entities") or {}).get("mentions") or ()
+                       if isinstance(m, dict)])
     return draft
+
+
+def _full_retweet(draft: Draft, original: dict[str, Any], handle: Any, mentions: list[tuple[Any, Any]]) -> None:
+    """A retweet carries its original's full text and the entities found in it
+    (``twitter_text.retweet_text``); the API cuts the retweet's own text."""
+    full = _text(original)
+    if not full:
+        return
+    draft["text"] = retweet_text(draft["text"], handle if isinstance(handle, str) else None, full)
+    urls, hashtags = _entities(original)
+    draft["urls"] = list(dict.fromkeys(draft["urls"] + urls))
+    draft["hashtags"] = list(dict.fromkeys(draft["hashtags"] + hashtags))
+    seen = {str(h).lower() for _, h in draft["mentions"] if h}
+    draft["mentions"] = draft["mentions"] + [m for m in mentions if m[1] and str(m[1]).lower() not in seen]
 
 
 def _flat(t: dict[str, Any]) -> Iterator[Draft]:
@@ -136,6 +157,11 @@ def _flat(t: dict[str, Any]) -> Iterator[Draft]:
         raw={**t, "author": _account(author)} if "author" in t else t,
     )
     _kind(draft, refs)
+    original = next((r for r in refs if r.get("type") == "retweeted"), None)
+    if original is not None:
+        _full_retweet(draft, original, (original.get("author") or {}).get("username"),
+                      [(m.get("id"), m.get("username")) for m in (original.get("entities") or {}).get("mentions") or ()
+                       if isinstance(m, dict)])
     yield draft
 
 
@@ -148,20 +174,35 @@ def _account(u: dict[str, Any]) -> dict[str, Any] | None:
     return {k: u[k] for k in _ACCOUNT_KEEP if k in u} or None
 
 
-def _common(t: dict[str, Any], collected: Any, loc: str) -> Draft:
+def _text(t: dict[str, Any]) -> str | None:
+    """A tweet's whole text: the long-post text when there is one; the API escapes & < >."""
+    note = t.get("note_tweet")
+    return unescape((note.get("text") if isinstance(note, dict) else None) or t.get("text"))
+
+
+def _entities(t: dict[str, Any]) -> tuple[list[tuple[Any, Any]], list[Any]]:
+    """(links as (short, expanded), hashtags) of a tweet's entities."""
     ent = t.get("entities") or {}
+    if not isinstance(ent, dict):
+        return [], []
+    urls = [(u.get("url"), u.get("unwound_url") or u.get("expanded_url"))
+            for u in ent.get("urls") or () if isinstance(u, dict)]
+    hashtags = [h.get("tag") for h in ent.get("hashtags") or () if isinstance(h, dict) and h.get("tag")]
+    return urls, hashtags
+
+
+def _common(t: dict[str, Any], collected: Any, loc: str) -> Draft:
     pm = t.get("public_metrics") or {}
-    text = unescape((t.get("note_tweet") or {}).get("text") or t.get("text"))  # the API escapes & < >
+    urls, hashtags = _entities(t)
     return {
         "post_id": str(t["id"]),
         "created_at": _created(t),
         "author_id": t.get("author_id"),
-        "text": text,
-        "lang_declared": t.get("lang") if t.get("lang") not in (None, "und", "qme", "zxx") else None,
+        "text": _text(t),
+        "lang_declared": t.get("lang"),  # mapped to ISO 639 by the pipeline (langcodes)
         "conversation_id": t.get("conversation_id"),
-        "urls": [(u.get("url"), u.get("unwound_url") or u.get("expanded_url"))
-                 for u in ent.get("urls") or () if isinstance(u, dict)],
-        "hashtags": [h.get("tag") for h in ent.get("hashtags") or () if isinstance(h, dict) and h.get("tag")],
+        "urls": urls,
+        "hashtags": hashtags,
         "likes": to_int(pm.get("like_count")),
         "reposts": to_int(pm.get("retweet_count")),
         "replies": to_int(pm.get("reply_count")),

