@@ -12,7 +12,9 @@ Guarantees (tested):
 from __future__ import annotations
 
 import hashlib
+import io
 import os
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,14 +26,16 @@ import pyarrow as pa
 from hubbub.ingest.mapper import Chunk, FileJob, Mapper, map_lines, worker_init, worker_map
 from hubbub.parallel import in_order, worker_pool
 from hubbub.privacy import Pseudonymiser, Sealer
-from hubbub.sources.base import Record, Source
+from hubbub.sources.base import Record, Source, bounded_lines, loads_json
 from hubbub.sources.files import (
     InputFile,
     UnreadableFile,
     find_inputs,
     fingerprint,
+    is_stream,
     open_input,
     size_of,
+    spool,
 )
 from hubbub.sources.registry import detect, get_source
 from hubbub.store.store import Store
@@ -40,6 +44,7 @@ PROGRESS_EVERY = 5_000  # records per chunk when mapping in this process
 # Posts per committed batch (memory is bounded by this; HUBBUB_IMPORT_BATCH tunes it).
 INSERT_ROWS = int(os.environ.get("HUBBUB_IMPORT_BATCH", "50000"))
 MIN_CONFIDENCE = 0.3
+SNIFF_BYTES = 1 << 20  # how much of a file's start the sources see (a first record may be long)
 NOT_POSTS = "not-posts"  # status of a file in a folder that holds no posts of a known format
 UNRECOGNISED = "format not recognised (use --format; `hubbub formats` lists them)"
 
@@ -58,6 +63,7 @@ class FileResult:
     skipped: int = 0
     error: str | None = None
     stored_as: str = ""  # the name posts, quarantine and files rows carry (``InputFile.relative``)
+    elsewhere: int = 0  # of the duplicates, posts stored in another dataset (a post is stored once)
 
     def adds_up(self) -> bool:
         return self.read == self.imported + self.duplicate + self.quarantined + self.skipped
@@ -111,6 +117,7 @@ def import_paths(
     if not dataset or not dataset.strip():
         raise ValueError("dataset name must not be empty")
     forced = source or (get_source(fmt) if fmt else None)
+    inputs = list(find_inputs(paths))  # every path checked before anything is imported
     secret = store.ws.secret()
     pseudo = Pseudonymiser(secret)
     sealer = Sealer(secret)
@@ -118,10 +125,18 @@ def import_paths(
     summary = ImportSummary(dataset)
     pool = _LazyPool(secret, workers if workers is not None else (os.cpu_count() or 1))
     try:
-        for f in find_inputs(paths):
-            summary.files.append(
-                _import_file(store, f, dataset, forced, keep_handles, pseudo, sealer, progress, force, pool)
-            )
+        with tempfile.TemporaryDirectory(prefix="hubbub-pipe-") as spool_dir:
+            for i, f in enumerate(inputs):
+                if is_stream(f):
+                    try:
+                        f = spool(f, Path(spool_dir) / str(i))
+                    except (UnreadableFile, OSError) as exc:
+                        err = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                        summary.files.append(FileResult(f.display, status="failed", error=f"cannot read: {err}"))
+                        continue
+                summary.files.append(
+                    _import_file(store, f, dataset, forced, keep_handles, pseudo, sealer, progress, force, pool)
+                )
     finally:
         pool.close()
     return summary
@@ -166,7 +181,9 @@ def _import_file(
     try:
         fp = fingerprint(f)
     except OSError as exc:
-        res.status, res.error = "failed", f"cannot read: {exc.strerror or exc}"
+        broken = f.member is None and f.path.is_symlink() and not f.path.exists()
+        why = "broken symbolic link (its target is missing)" if broken else exc.strerror or str(exc)
+        res.status, res.error = "failed", f"cannot read: {why}"
         return res
     import_id = hashlib.sha256(f"{dataset}\x00{fp}".encode()).hexdigest()[:20]
     if not force and store.con.execute("SELECT 1 FROM files WHERE import_id = ?", [import_id]).fetchall():
@@ -175,30 +192,16 @@ def _import_file(
     try:
         with open_input(f) as stream:
             try:
-                head = stream.peek(65536)[:65536]
-            except (OSError, EOFError, ValueError) as exc:
-                raise UnreadableFile(f"cannot decompress: {exc}") from None
-            if not head.strip():
-                raise UnreadableFile("empty file")
-            src = forced
-            if src is None:
-                src, conf = detect(head, f.name)
-                if src is None or conf < MIN_CONFIDENCE:
-                    why = _unknown_format(head)
-                    if f.in_folder and why == UNRECOGNISED:
-                        # a folder's other text files (the IRA set's authors*.csv): not a failure; binary
-                        # or non-UTF-8 files stay failures (they may be posts that cannot be read)
-                        res.status, res.error = NOT_POSTS, "not posts, skipped: no known post format (use --format)"
-                        return res
-                    raise UnreadableFile(why)
+                src = _source_for(stream, f, forced)
+            except _NotPosts:
+                # a folder's other text files (the IRA set's authors*.csv): not a failure; binary
+                # or non-UTF-8 files stay failures (they may be posts that cannot be read)
+                res.status, res.error = NOT_POSTS, "not posts, skipped: no known post format (use --format)"
+                return res
             res.format = src.name
             job = FileJob(src, dataset, res.stored_as, import_id, keep_handles)
             skip = _resume(store, import_id, res)
-            if _line_based(src) and _first_line_is_json(stream):
-                use_pool = pool.get(f) if pool is not None else None
-                chunks = _map_lines(job, stream, res, skip, pseudo, sealer, use_pool)
-            else:
-                chunks = _map_records(job, stream, res, skip, pseudo, sealer)
+            chunks = _file_chunks(job, f, stream, res, skip, pseudo, sealer, pool)
             _write(store, chunks, res, import_id, progress)
             with store.transaction():
                 _record_file(store, res, dataset, fp, import_id)
@@ -206,6 +209,58 @@ def _import_file(
     except UnreadableFile as exc:
         res.status, res.error = "failed", str(exc)
     return res
+
+
+def _source_for(stream: Any, f: InputFile, forced: Source | None) -> Source:
+    """The source that reads this file: ``forced``, or the one detected from its first bytes."""
+    try:
+        head = stream.peek(SNIFF_BYTES)[:SNIFF_BYTES]
+    except (OSError, EOFError, ValueError) as exc:
+        raise UnreadableFile(f"cannot decompress: {exc}") from None
+    if not head.strip():
+        raise UnreadableFile("empty file")
+    if forced is not None:
+        return forced
+    src, conf = detect(head, f.name)
+    if src is None or conf < MIN_CONFIDENCE:
+        why = _unknown_format(head)
+        raise (_NotPosts if f.in_folder and why == UNRECOGNISED else UnreadableFile)(why)
+    return src
+
+
+class _NotPosts(UnreadableFile):
+    """A text file found in a folder that no format recognises."""
+
+
+def _file_chunks(job: FileJob, f: InputFile, stream: Any, res: FileResult, skip: int, pseudo: Pseudonymiser,
+                 sealer: Sealer, pool: _LazyPool | None) -> Iterator[Chunk]:
+    if _line_based(job.source) and _first_line_is_json(stream):
+        use_pool = pool.get(f) if pool is not None else None
+        return _map_lines(job, stream, res, skip, pseudo, sealer, use_pool)
+    return _map_records(job, stream, res, skip, pseudo, sealer)
+
+
+def map_file(f: InputFile, secret: bytes, fmt: str | None = None, dataset: str = "dry-run",
+             keep_handles: bool = False) -> tuple[FileResult, list[Chunk]]:
+    """Read and map one file exactly as ``import_paths`` does, without a store (a dry run): its
+    result (counts of read, quarantined and skipped records; ``imported`` = rows mapped) and chunks."""
+    res = FileResult(f.display)
+    chunks: list[Chunk] = []
+    pseudo, sealer = Pseudonymiser(secret), Sealer(secret)
+    try:
+        with open_input(f) as stream:
+            src = _source_for(stream, f, get_source(fmt) if fmt else None)
+            res.format = src.name
+            job = FileJob(src, dataset, f.display, "dry-run", keep_handles)
+            for chunk in _file_chunks(job, f, stream, res, 0, pseudo, sealer, None):
+                chunks.append(chunk)
+                res.read += chunk.read
+                res.skipped += chunk.skipped
+                res.quarantined += len(chunk.quarantine)
+                res.imported += chunk.rows.num_rows if chunk.rows is not None else 0
+    except UnreadableFile as exc:
+        res.status, res.error = NOT_POSTS if isinstance(exc, _NotPosts) else "failed", str(exc)
+    return res, chunks
 
 
 def _resume(store: Store, import_id: str, res: FileResult) -> int:
@@ -290,7 +345,7 @@ def _line_chunks(stream: Any, res: FileResult, skip: int) -> Iterator[tuple[int,
     size = 0
     lineno = 0
     try:
-        for lineno, line in enumerate(stream, start=1):  # noqa: B007 - lineno used after the loop
+        for lineno, line in enumerate(bounded_lines(stream), start=1):  # noqa: B007 - lineno used after the loop
             if lineno <= skip or not line.strip():
                 continue
             chunk.append((lineno, line))
@@ -328,6 +383,8 @@ def _store_chunk(store: Store, chunk: Chunk, res: FileResult) -> None:
         new = store.insert_posts(chunk.rows)
         res.imported += new
         res.duplicate += n - new
+        if n - new:
+            res.elsewhere += store.stored_elsewhere(chunk.rows, chunk.rows.column("dataset")[0].as_py())
     if chunk.quarantine:
         store.con.executemany(
             """INSERT INTO quarantine SELECT ?, ?, ?, ?, ?, ?, ?, FALSE
@@ -399,6 +456,23 @@ def _unknown_format(head: bytes) -> str:
     return UNRECOGNISED
 
 
+def _retry_records(src: Source, locator: str, raw: bytes) -> Iterator[Record]:
+    """The records of a quarantined record's bytes: a whole JSON document is read again the way
+    its format reads a file (split into its records); anything else is one JSON record."""
+    if locator == "document":
+        try:
+            yield from src.records(io.BytesIO(raw))
+        except (ValueError, OSError, UnreadableFile) as exc:
+            yield Record(locator, raw, None, f"unreadable document ({type(exc).__name__})")
+        return
+    try:
+        obj = loads_json(raw)
+    except orjson.JSONDecodeError as exc:
+        yield Record(locator, raw, None, f"invalid JSON ({exc})")
+    else:
+        yield Record(locator, raw, obj)
+
+
 @dataclass
 class RetryResult:
     tried: int = 0
@@ -429,12 +503,8 @@ def retry_quarantined(
             keeps = bool(store.dataset_keeps_handles(q["dataset"]))
             m = Mapper(FileJob(src, q["dataset"], q["source_file"], q["import_id"], keeps), pseudo, sealer)
             raw = sealer.open(q["raw_sealed"])
-            try:
-                obj = orjson.loads(raw)
-            except orjson.JSONDecodeError as exc:
-                m.feed(Record(q["locator"], raw, None, f"invalid JSON ({exc})"))
-            else:
-                m.feed(Record(q["locator"], raw, obj))
+            for rec in _retry_records(src, q["locator"], raw):
+                m.feed(rec)
             chunk = m.take()
             if chunk.quarantine:
                 out.still_quarantined += 1

@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from hubbub.ingest.rows import RowBuilder
 from hubbub.privacy import Pseudonymiser, Sealer
-from hubbub.sources.base import Bad, MappingError, Record, Source, parse_line
+from hubbub.sources.base import Bad, Record, Source, item_reason, parse_line
 from hubbub.sources.registry import get_source
 
 
@@ -61,12 +61,8 @@ class Mapper:
             return
         try:
             items = list(self.job.source.map(rec.obj))
-        except MappingError as exc:
-            self.bad(rec.locator, rec.raw, str(exc))
-            return
-        except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
-            # the exception's type only: its message can quote a value from the record
-            self.bad(rec.locator, rec.raw, f"unexpected record shape: {type(exc).__name__}")
+        except Exception as exc:  # noqa: BLE001 - one record's shape must never stop an import
+            self.bad(rec.locator, rec.raw, item_reason(exc))
             return
         if not items:
             self.read += 1
@@ -75,13 +71,15 @@ class Mapper:
         for item in items:
             if isinstance(item, Bad):
                 loc = f"{rec.locator} {item.locator}".strip()
-                self.bad(loc, _dumps(item.raw), item.reason)
+                self.bad(loc, _dumps(item.raw, rec.raw), item.reason)
                 continue
             try:
                 self.rows.add(item, rec.locator)
-            except MappingError as exc:
-                loc = f"{rec.locator} {item.get('locator') or ''}".strip()
-                self.bad(loc, _dumps(item.get("raw")), str(exc))
+            except Exception as exc:  # noqa: BLE001 - MappingError, or a shape no check foresaw
+                reason = item_reason(exc)
+                sub = item.get("locator") if isinstance(item, dict) else None
+                loc = f"{rec.locator} {sub or ''}".strip()
+                self.bad(loc, _dumps(item.get("raw") if isinstance(item, dict) else None, rec.raw), reason)
                 continue
             self.read += 1
 
@@ -93,8 +91,15 @@ class Mapper:
         return chunk
 
 
-def _dumps(obj: Any) -> bytes:
-    return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS, default=str)
+def _dumps(obj: Any, fallback: bytes) -> bytes:
+    """An item's JSON for the quarantine; the whole record's bytes when the item has none or
+    cannot be written as JSON (nested too deep, an integer beyond 64 bits)."""
+    if obj is None:
+        return fallback
+    try:
+        return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS, default=str)
+    except orjson.JSONEncodeError:
+        return fallback
 
 
 # -- worker processes -------------------------------------------------------------------------

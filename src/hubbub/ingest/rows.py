@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -60,10 +61,11 @@ class RowBuilder:
         return len(self.cols["post_id"])
 
     def add(self, d: Draft, locator: str) -> None:
+        """Append one draft as a row; a draft that cannot be a row raises ``MappingError`` (naming
+        the field) before anything is appended, so the columns always stay aligned."""
+        check_draft(d)
         platform = d.get("platform") or self.default_platform
         created = d.get("created_at")
-        if created is None:
-            raise MappingError("missing creation time")
         kind = d.get("kind") or "post"
         if kind not in KINDS:
             raise MappingError(f"unknown kind ({shape(kind)})")
@@ -112,7 +114,7 @@ class RowBuilder:
         ids = [str(post_id), _s(d.get("parent_id")), _s(d.get("conversation_id")), _s(d.get("reposted_id")),
                _s(d.get("quoted_id"))]
         if self.keep_handles:
-            raw = orjson.dumps(raw_obj, option=orjson.OPT_NON_STR_KEYS).decode() if raw_obj is not None else "null"
+            raw = _raw_json(raw_obj) if raw_obj is not None else "null"
             urls, canon, domains = _links(pairs, [], None)
         else:
             stored_ids = self._pseudonymise_ids(platform, ids)
@@ -199,7 +201,7 @@ class RowBuilder:
             trimmed = put_strings(trimmed, obj, strings, slots, parts)
         elif isinstance(obj, str):
             trimmed = obj
-        return orjson.dumps(trimmed, option=orjson.OPT_NON_STR_KEYS).decode()
+        return _raw_json(trimmed)
 
     def _pseudonymise_ids(self, platform: str, ids: list[str | None]) -> list[str | None]:
         """Post ids that embed an account carry its key (privacy.pseudonymise_post_id)."""
@@ -217,6 +219,104 @@ class RowBuilder:
         table = pa.table(self.cols, schema=POST_SCHEMA)
         self.cols = {c: [] for c in POST_COLUMNS}
         return table
+
+
+# -- what a draft's fields may hold ------------------------------------------------------------
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
+# Times a post can have: none is older than Unix time 0 (the oldest archived Usenet posts are from
+# 1981), and a time from 2100 on is a placeholder or damage.
+TIME_MIN, TIME_MAX = datetime(1970, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
+_TEXT_FIELDS = ("platform", "author_handle", "author_name", "text", "lang_declared", "kind")
+_ID_FIELDS = ("post_id", "author_id", "parent_id", "conversation_id", "reposted_id", "quoted_id")
+_COUNT_FIELDS = ("likes", "reposts", "replies", "quotes", "views")
+_TIME_FIELDS = ("created_at", "engagement_at")
+
+
+def _raw_json(obj: Any) -> str:
+    try:
+        return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS).decode()
+    except orjson.JSONEncodeError as exc:  # nested too deep, or an integer beyond 64 bits
+        raise MappingError(f"raw record cannot be stored as JSON ({exc})") from None
+
+
+def check_draft(d: Draft) -> None:
+    """The one rule for what a source's draft may hold (docs/schema.md, *Bad records*): text fields
+    are text, ids text or integers, counts integers within int64, times aware datetimes, list
+    fields lists of text (or of text pairs/triples). Anything else raises ``MappingError`` naming
+    the field and the problem (never the value), so the record is quarantined, not the batch lost."""
+    if d.get("created_at") is None:
+        raise MappingError("missing creation time")
+    for f in _TEXT_FIELDS:
+        _want_text(f, d.get(f))
+    for f in _ID_FIELDS:
+        v = d.get(f)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, str | int)):
+            raise MappingError(f"{f}: expected an id (text or integer), got {_kind(v)}")
+    for f in _COUNT_FIELDS:
+        v = d.get(f)
+        if v is None:
+            continue
+        if isinstance(v, float) and not math.isfinite(v):
+            raise MappingError(f"{f}: count out of range (not a finite number)")
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise MappingError(f"{f}: expected a count (integer), got {_kind(v)}")
+        if not INT64_MIN <= v <= INT64_MAX:
+            raise MappingError(f"{f}: count out of range (not a 64-bit integer)")
+    for f in _TIME_FIELDS:
+        v = d.get(f)
+        if v is None:
+            continue
+        if not isinstance(v, datetime) or v.tzinfo is None:
+            raise MappingError(f"{f}: expected a time with a zone, got {_kind(v)}")
+        if not TIME_MIN <= v < TIME_MAX:
+            raise MappingError(f"{f}: time out of range (before {TIME_MIN.year} or from {TIME_MAX.year})")
+    for f in ("hashtags", "media_types"):
+        for x in _want_list(f, d.get(f)):
+            _want_text(f, x)
+    for f, width in (("urls", 2), ("mentions", 2), ("accounts", 3)):
+        for x in _want_list(f, d.get(f)):
+            if not isinstance(x, tuple | list) or len(x) != width:
+                raise MappingError(f"{f}: expected {width} values per item, got {_kind(x)}")
+            if f == "urls":
+                _want_text(f, x[0])
+                _want_text(f, x[1])
+                continue
+            acc_id, handle = x[0], x[1]
+            if acc_id is not None and (isinstance(acc_id, bool) or not isinstance(acc_id, str | int)):
+                raise MappingError(f"{f}: account id: expected text or an integer, got {_kind(acc_id)}")
+            _want_text(f"{f}: handle", handle)
+            if width == 3:
+                _want_text(f"{f}: name", x[2])
+
+
+def _want_text(f: str, v: Any) -> None:
+    if v is not None and not isinstance(v, str):
+        raise MappingError(f"{f}: expected text, got {_kind(v)}")
+
+
+def _want_list(f: str, v: Any) -> list[Any] | tuple[Any, ...]:
+    if v is None:
+        return ()
+    if not isinstance(v, list | tuple):
+        raise MappingError(f"{f}: expected a list, got {_kind(v)}")
+    return v
+
+
+def _kind(v: Any) -> str:
+    """A value's JSON type in words (a reason names the type, never the value)."""
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "a boolean"
+    if isinstance(v, int | float):
+        return "a number"
+    if isinstance(v, str):
+        return "text"
+    if isinstance(v, dict):
+        return "an object"
+    if isinstance(v, list | tuple):
+        return "a list"
+    return type(v).__name__
 
 
 def _links(pairs: list[tuple[str, str | None]], url_idents: list[tuple[str, str, str]],

@@ -36,7 +36,17 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from hubbub.sources.base import Bad, Draft, MappingError, Source, head_json_keys, opt_time, parse_time, to_int
+from hubbub.sources.base import (
+    Bad,
+    Draft,
+    MappingError,
+    Source,
+    head_json_keys,
+    item_reason,
+    opt_time,
+    parse_time,
+    to_int,
+)
 
 POST = "app.bsky.feed.post"
 _REPOST_REASON = "app.bsky.feed.defs#reasonRepost"
@@ -86,8 +96,8 @@ class _Out:
     def add(self, make: Any, raw: Any, loc: str, *args: Any) -> None:
         try:
             draft = make(*args)
-        except MappingError as exc:
-            self.items.append(Bad(str(exc), raw, loc))
+        except Exception as exc:  # noqa: BLE001 - one bad item never loses the others
+            self.items.append(Bad(item_reason(exc), raw, loc))
             return
         if draft is None:
             return
@@ -178,6 +188,12 @@ def _post_view(pv: Any, loc: str, out: _Out, depth: int = 0) -> None:
     """A post view (blocked / not-found placeholders are skipped), then the posts its embed
     view shows."""
     if not _is_post_view(pv):
+        if isinstance(pv, dict) and "cid" in pv and "uri" in pv:  # a post view with a broken part
+            what = "record" if not isinstance(pv.get("record"), dict) else "author"
+            out.items.append(Bad(f"post view whose {what} is not an object", pv, loc))
+            if depth < 4:  # the posts it embeds are still whole
+                for i, vr in enumerate(_embedded_views(pv.get("embed"))):
+                    _view_record(vr, _sub(loc, f"embed[{i}]"), out, depth + 1)
         return
     out.add(_from_view, pv, loc, pv)
     if depth < 4:
@@ -222,7 +238,9 @@ def _from_view(v: Obj) -> Draft | None:
     """A postView (``record``) or an embed viewRecord (``value``)."""
     uri = v.get("uri")
     rec = v.get("record") if isinstance(v.get("record"), dict) else v.get("value")
-    if not isinstance(uri, str) or not _is_post(rec, uri):
+    if not isinstance(uri, str) or not uri:
+        raise MappingError("uri: missing or not text")
+    if not _is_post(rec, uri):
         return None
     author = v.get("author") if isinstance(v.get("author"), dict) else _uri_author(uri)
     return _draft(uri, rec, author, v, v)

@@ -48,6 +48,7 @@ from hubbub.sources.base import (
     Source,
     hashtags_in,
     head_json_keys,
+    item_reason,
     json_records,
     mentions_in,
     opt_time,
@@ -166,8 +167,8 @@ class CrowdTangleApi(Source):
                 continue
             try:
                 yield _api_post(p, loc)
-            except MappingError as exc:
-                yield Bad(str(exc), p, loc)
+            except Exception as exc:  # noqa: BLE001 - one bad item never loses the others
+                yield Bad(item_reason(exc), p, loc)
 
 
 def _api_post(p: dict[str, Any], loc: str) -> Draft:

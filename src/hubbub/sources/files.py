@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import io
 import os
+import select
+import stat
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -32,9 +35,12 @@ class InputFile:
     member: str | None = None
     rel: str | None = None  # the path relative to the import root (a folder argument), else the name
     in_folder: bool = False  # found by walking a folder given to import (not named by the user)
+    label: str | None = None  # the name shown, when ``path`` is a copy (of a pipe)
 
     @property
     def display(self) -> str:
+        if self.label:
+            return self.label
         return f"{self.path}!{self.member}" if self.member else str(self.path)
 
     @property
@@ -50,16 +56,58 @@ class InputFile:
 
 
 def find_inputs(paths: list[Path]) -> Iterator[InputFile]:
-    """Expand files and folders (recursively, sorted) into input files; zips into members."""
+    """Expand files and folders (recursively, sorted) into input files; zips into members. A
+    broken symbolic link in a folder is an input (reported as failed when read); a path given
+    that does not exist raises ``FileNotFoundError``."""
     for p in paths:
         if not p.exists():
-            raise FileNotFoundError(f"{p}: no such file or folder")
+            what = "broken symbolic link (its target is missing)" if p.is_symlink() else "no such file or folder"
+            raise FileNotFoundError(f"{p}: {what}")
         if p.is_dir():
             for sub in sorted(p.rglob("*")):
-                if sub.is_file() and not _skipped(sub.name) and not _in_workspace(sub, p):
-                    yield from _expand_file(sub, sub.relative_to(p).as_posix(), in_folder=True)
+                if _skipped(sub.name) or _in_workspace(sub, p):
+                    continue
+                rel = sub.relative_to(p).as_posix()
+                if sub.is_file():
+                    yield from _expand_file(sub, rel, in_folder=True)
+                elif sub.is_symlink() and not sub.exists():
+                    yield InputFile(sub, rel=rel, in_folder=True)
         else:
             yield from _expand_file(p, p.name)
+
+
+def is_stream(f: InputFile) -> bool:
+    """A pipe, FIFO or device (``hubbub import <(zcat f.gz)``): read once, as it comes."""
+    if f.member is not None:
+        return False
+    try:
+        mode = os.stat(f.path).st_mode
+    except OSError:
+        return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
+
+
+PIPE_WAIT_S = float(os.environ.get("HUBBUB_PIPE_WAIT", "30"))
+
+
+def spool(f: InputFile, into: Path, wait: float = PIPE_WAIT_S) -> InputFile:
+    """Copy a pipe or FIFO into a file under ``into`` (read once, a bounded piece at a time) and
+    return it as an input with the original's name. A FIFO no process writes to within ``wait``
+    seconds raises ``UnreadableFile`` instead of waiting forever."""
+    fd = os.open(f.path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        ready, _, _ = select.select([fd], [], [], wait)
+        if not ready:
+            raise UnreadableFile(f"nothing was written to the pipe within {wait:g} s (no writer)")
+        os.set_blocking(fd, True)
+        into.mkdir(parents=True, exist_ok=True)
+        out = into / f.path.name
+        with open(out, "wb") as dst:
+            while chunk := os.read(fd, 1 << 20):
+                dst.write(chunk)
+    finally:
+        os.close(fd)
+    return InputFile(out, label=str(f.path))
 
 
 def _skipped(name: str) -> bool:
@@ -127,6 +175,7 @@ def open_input(f: InputFile) -> Iterator[IO[bytes]]:
         stream = _decompress(raw, name)
         if stream is not raw:
             stack.append(stream)
+        _skip_bom(stream)
         yield stream
     finally:
         for s in reversed(stack):
@@ -172,6 +221,15 @@ class _GzipReader(io.RawIOBase):
         return n
 
     _started = False
+
+
+def _skip_bom(stream: IO[bytes]) -> None:
+    """A UTF-8 byte order mark before the data is not data (JSON Lines saved by Windows tools)."""
+    try:
+        if stream.peek(3)[:3] == codecs.BOM_UTF8:  # type: ignore[attr-defined]
+            stream.read(3)
+    except (OSError, EOFError, ValueError):
+        pass  # reported when the data is read
 
 
 def _decompress(raw: IO[bytes], name: str) -> IO[bytes]:

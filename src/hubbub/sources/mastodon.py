@@ -51,7 +51,17 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlsplit
 
-from hubbub.sources.base import Bad, Draft, MappingError, Source, head_json_keys, parse_time, str_id, to_int
+from hubbub.sources.base import (
+    Bad,
+    Draft,
+    MappingError,
+    Source,
+    head_json_keys,
+    item_reason,
+    parse_time,
+    str_id,
+    to_int,
+)
 
 Status = dict[str, Any]
 
@@ -76,7 +86,12 @@ class MastodonApi(Source):
         return 0.0
 
     def map(self, obj: Any) -> Iterator[Draft | Bad]:
-        found = list(_statuses(obj))
+        found: list[tuple[str, Status]] = []
+        for x in _statuses(obj):
+            if isinstance(x, Bad):
+                yield x
+            else:
+                found.append(x)
         if not found:
             return
         ctx = _Record(found, obj)
@@ -109,18 +124,39 @@ def _is_status(x: Any) -> bool:
             and ("uri" in x or "url" in x) and "id" in x)
 
 
-def _statuses(obj: Any) -> Iterator[tuple[str, Status]]:
-    """(locator, status) for each top-level status in the record. Edit-history entries
-    (no ``id``/``uri``) and other entities are not statuses."""
+_STATUS_KEYS = ("id", "uri", "created_at", "account", "content")
+
+
+def _looks_like_status(x: Any) -> bool:
+    """A status with something missing: its text and account, and an ``id`` or ``uri`` (an
+    edit-history entry has neither)."""
+    return isinstance(x, dict) and "content" in x and "account" in x and ("id" in x or "uri" in x or "url" in x)
+
+
+def _damaged(x: Any, loc: str) -> Bad:
+    missing = [k for k in _STATUS_KEYS if k not in x and not (k == "uri" and "url" in x)] if isinstance(x, dict) else []
+    why = f"status without {', '.join(missing)}" if missing else "not a status object"
+    return Bad(why, x, loc)
+
+
+def _statuses(obj: Any) -> Iterator[tuple[str, Status] | Bad]:
+    """(locator, status) for each top-level status in the record, and a ``Bad`` for each status
+    that lacks what a status has (so it is quarantined, not lost). Edit-history entries (no
+    ``id``/``uri``) and other entities are not statuses."""
     if isinstance(obj, list):
         for i, x in enumerate(obj):
             if _is_status(x):
                 yield f"[{i}]", x
+            elif _looks_like_status(x):
+                yield _damaged(x, f"[{i}]")
         return
     if not isinstance(obj, dict):
         return
     if _is_status(obj):
         yield "", obj
+        return
+    if _looks_like_status(obj):
+        yield _damaged(obj, "")
         return
     for key in ("ancestors", "descendants", "statuses"):
         items = obj.get(key)
@@ -128,6 +164,8 @@ def _statuses(obj: Any) -> Iterator[tuple[str, Status]]:
             for i, x in enumerate(items):
                 if _is_status(x):
                     yield f"{key}[{i}]", x
+                else:  # every item of these lists is a status
+                    yield _damaged(x, f"{key}[{i}]")
 
 
 def _nested(st: Status) -> Iterator[tuple[str, Status]]:
@@ -242,8 +280,8 @@ def _emit(st: Status, loc: str, ctx: _Record, done: set[str], depth: int = 0) ->
     """The status, then the complete statuses inside it (boosted, quoted), each once."""
     try:
         draft = _status(st, ctx, loc)
-    except MappingError as exc:
-        yield Bad(str(exc), st, loc)
+    except Exception as exc:  # noqa: BLE001 - one bad item never loses the others
+        yield Bad(item_reason(exc), st, loc)
     else:
         if draft["post_id"] not in done:
             done.add(draft["post_id"])

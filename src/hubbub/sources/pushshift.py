@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from hubbub.sources.base import Bad, Draft, MappingError, Source, head_json_keys, opt_time
+from hubbub.sources.base import Bad, Draft, MappingError, Source, head_json_keys, item_reason, opt_time
 from hubbub.sources.reddit import thing
 
 _API_KIND = re.compile(r'"kind"\s*:\s*"(?:Listing|t[1-6]|more)"')
@@ -59,8 +59,8 @@ class Pushshift(Source):
                     continue
                 try:
                     yield thing(item, k, _collected(item), loc)
-                except MappingError as exc:
-                    yield Bad(str(exc), item, loc)
+                except Exception as exc:  # noqa: BLE001 - one bad item never loses the others
+                    yield Bad(item_reason(exc), item, loc)
 
 
 def _kind(obj: dict[str, Any]) -> str | None:

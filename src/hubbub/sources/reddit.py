@@ -30,7 +30,18 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from hubbub.sources.base import Bad, Draft, MappingError, Source, head_json_keys, parse_time, to_int, unescape, urls_in
+from hubbub.sources.base import (
+    Bad,
+    Draft,
+    MappingError,
+    Source,
+    head_json_keys,
+    item_reason,
+    parse_time,
+    to_int,
+    unescape,
+    urls_in,
+)
 
 _API_KIND = re.compile(r'"kind"\s*:\s*"(?:Listing|t[1-6]|more)"')
 _RECORDED = re.compile(r'"uri"\s*:\s*"https?://(?:oauth|www|old|api|ssl)\.reddit\.com/')
@@ -75,12 +86,23 @@ def _walk(x: Any, path: str) -> Iterator[Draft | Bad]:
     kind = x.get("kind")
     data = x.get("data")
     if kind == "Listing" and isinstance(data, dict):
-        yield from _walk(data.get("children") or (), path)
+        children = data.get("children")
+        if children is None:
+            children = []
+        if not isinstance(children, list):
+            yield Bad("Listing children is not a list", x, path)
+            return
+        for i, child in enumerate(children):
+            bad = _bad_child(child)
+            if bad:
+                yield Bad(bad, child, f"{path}children[{i}]")
+            else:
+                yield from _walk(child, path)
     elif kind in ("t1", "t3") and isinstance(data, dict):
         try:
             yield thing(data, kind, None, _loc(data, kind, path))
-        except MappingError as exc:
-            yield Bad(str(exc), data, path)
+        except Exception as exc:  # noqa: BLE001 - one bad item never loses the others
+            yield Bad(item_reason(exc), data, path)
         replies = data.get("replies")
         if isinstance(replies, dict):
             yield from _walk(replies, path)
@@ -88,6 +110,25 @@ def _walk(x: Any, path: str) -> Iterator[Draft | Bad]:
         things = (x["json"].get("data") or {}).get("things")
         if isinstance(things, list):
             yield from _walk(things, path)
+
+
+# Kinds of things a Listing can hold that are not posts (accounts, messages, subreddits, awards,
+# "load more" stubs, ...): skipped. A child of any other kind is quarantined.
+_NOT_POSTS = {"t2", "t4", "t5", "t6", "more", "Listing", "LabeledMulti", "LiveUpdate", "LiveUpdateEvent",
+              "modaction", "wikipage", "wikipagelisting", "UserList", "TrophyList", "KarmaList", "stylesheet",
+              "subreddit_settings"}
+
+
+def _bad_child(child: Any) -> str | None:
+    """Why a Listing child is not a thing (None when it is one, of a kind mapped or skipped)."""
+    if not isinstance(child, dict):
+        return "Listing child is not an object"
+    kind = child.get("kind")
+    if not isinstance(kind, str) or not kind:
+        return "Listing child without kind"
+    if kind in ("t1", "t3"):
+        return None if isinstance(child.get("data"), dict) else f"{kind} thing whose data is not an object"
+    return None if kind in _NOT_POSTS else "Listing child of an unknown kind"
 
 
 def _loc(data: dict[str, Any], kind: str, path: str) -> str:

@@ -14,7 +14,6 @@ import ast
 import codecs
 import csv
 import difflib
-import io
 import tomllib
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -25,6 +24,7 @@ import orjson
 
 from hubbub.errors import BadParameter
 from hubbub.schema import KINDS, PLATFORMS
+from hubbub.sources._csvrows import CsvRows
 from hubbub.sources.base import (
     Draft,
     MappingError,
@@ -280,51 +280,37 @@ class MappedSource(Source):
 
     def _csv_records(self, stream: IO[bytes]) -> Iterator[Record]:
         """One record per row, located by the physical line it starts on. Bytes that do not decode
-        quarantine the row they are in (kept as found), and the rest of the file is read."""
-        text = io.TextIOWrapper(stream, encoding=self.encoding, errors="surrogateescape", newline="")
-        lines: list[str] = []
-
-        def physical_lines() -> Iterator[str]:
-            for line in text:
-                lines.append(line)
-                yield line
-
-        reader = csv.reader(physical_lines(), delimiter=self.delimiter)
+        quarantine the row they are in (kept as found), and the rest of the file is read; damaged
+        rows are handled by the shared reader (``_csvrows.CsvRows``)."""
+        rows = CsvRows(stream, self.delimiter, self.encoding, universal=True)
         names: list[str] | None = None
-        while True:
-            loc = f"line {reader.line_num + 1}"
-            try:
-                row = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:
-                yield Record(loc, self._as_found(lines), None, f"CSV error: {exc}")
+        for r in rows:
+            loc = f"line {r.line}"
+            if r.cells is None:
+                yield Record(loc, r.raw, None, r.error)
                 continue
+            row = r.cells
             if names is None and row and any(c.strip() for c in row):
                 names, is_header = self._names(row)
+                rows.width = len(names)
                 if is_header:
                     row = []
             if not row or (len(row) == 1 and not row[0].strip()):
-                lines.clear()
                 continue  # blank line, or the header
             assert names is not None
             if len(row) != len(names):
-                yield Record(loc, self._as_found(lines), None, f"expected {len(names)} fields, found {len(row)}")
+                yield Record(loc, r.raw, None, f"expected {len(names)} fields, found {len(row)}")
                 continue
             obj = dict(zip(names, row, strict=True))
             try:
                 raw = orjson.dumps(obj)
             except orjson.JSONEncodeError:  # undecodable bytes, kept as surrogates
-                yield Record(loc, self._as_found(lines), None, f"not valid {self.encoding} text")
+                yield Record(loc, r.raw, None, f"not valid {self.encoding} text")
                 continue
-            lines.clear()
+            if r.error:
+                yield Record(loc, raw, None, r.error)
+                continue
             yield Record(loc, raw, obj)
-
-    def _as_found(self, lines: list[str]) -> bytes:
-        enc = "utf-8" if codecs.lookup(self.encoding).name == "utf-8-sig" else self.encoding
-        raw = "".join(lines).rstrip("\r\n").encode(enc, "surrogateescape")
-        lines.clear()
-        return raw
 
     def _names(self, first: list[str]) -> tuple[list[str], bool]:
         """Column names, and whether the first row is a header (not data)."""

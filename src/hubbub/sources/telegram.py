@@ -27,6 +27,7 @@ from hubbub.sources.base import (
     Record,
     Source,
     head_json_keys,
+    item_reason,
     json_records,
     parse_time,
     to_int,
@@ -341,8 +342,8 @@ class TelegramDesktop(Source):
                 continue
             try:
                 d = desktop_draft(chat, msg)
-            except MappingError as exc:
-                yield Bad(str(exc), msg, loc)
+            except Exception as exc:  # noqa: BLE001 - one bad item never loses the others
+                yield Bad(item_reason(exc), msg, loc)
                 continue
             d["locator"] = loc
             yield d

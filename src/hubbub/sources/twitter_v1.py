@@ -13,7 +13,17 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from hubbub.sources.base import Bad, Draft, MappingError, Source, head_json_keys, parse_time, to_int, unescape
+from hubbub.sources.base import (
+    Bad,
+    Draft,
+    MappingError,
+    Source,
+    head_json_keys,
+    item_reason,
+    parse_time,
+    to_int,
+    unescape,
+)
 from hubbub.sources.twitter_text import retweet_text
 
 _V11_URL = re.compile(r"api\.twitter\.com/1\.1/|api\.x\.com/1\.1/")
@@ -60,8 +70,8 @@ def _statuses(items: list[Any], loc_fmt: str) -> Iterator[Draft | Bad]:
         loc = loc_fmt.format(i)
         try:
             yield _status(st, loc)
-        except MappingError as exc:
-            yield Bad(str(exc), st, loc)
+        except Exception as exc:  # noqa: BLE001 - one bad item never loses the others
+            yield Bad(item_reason(exc), st, loc)
 
 
 def _is_status(x: Any) -> bool:

@@ -7,7 +7,18 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from hubbub.sources.base import Bad, Draft, MappingError, Source, head_json_keys, opt_time, parse_time, to_int, unescape
+from hubbub.sources.base import (
+    Bad,
+    Draft,
+    MappingError,
+    Source,
+    head_json_keys,
+    item_reason,
+    opt_time,
+    parse_time,
+    to_int,
+    unescape,
+)
 from hubbub.sources.twitter_text import retweet_text
 
 _KIND_ORDER = (("retweeted", "repost"), ("replied_to", "reply"), ("quoted", "quote"))
@@ -64,8 +75,8 @@ class TwitterV2(Source):
                 continue
             try:
                 yield _tweet(t, ctx, collected, loc)
-            except MappingError as exc:
-                yield Bad(str(exc), t, loc)
+            except Exception as exc:  # noqa: BLE001 - one bad item never loses the others
+                yield Bad(item_reason(exc), t, loc)
 
 
 class _Includes:

@@ -35,6 +35,7 @@ from hubbub.sources.base import (
     Source,
     hashtags_in,
     head_json_keys,
+    item_reason,
     mentions_in,
     parse_time,
     str_id,
@@ -92,8 +93,8 @@ def _item(item: Any, loc: str) -> Iterator[Draft | Bad]:
             return
         else:
             yield Bad(f"unsupported YouTube resource kind {kind!r}", item, loc)
-    except MappingError as exc:
-        yield Bad(str(exc), item, loc)
+    except Exception as exc:  # noqa: BLE001 - one bad item never loses the others
+        yield Bad(item_reason(exc), item, loc)
 
 
 def _thread(t: dict[str, Any], loc: str) -> Iterator[Draft | Bad]:
@@ -109,8 +110,8 @@ def _thread(t: dict[str, Any], loc: str) -> Iterator[Draft | Bad]:
         sub = f"{loc}.replies[{j}]".lstrip(".")
         try:
             yield _comment(c, sub, video_id=snip.get("videoId"), parent=top.get("id"))
-        except MappingError as exc:
-            yield Bad(str(exc), c, sub)
+        except Exception as exc:  # noqa: BLE001 - one bad item never loses the others
+            yield Bad(item_reason(exc), c, sub)
 
 
 def _comment(c: dict[str, Any], loc: str, video_id: Any = None, parent: Any = None) -> Draft:

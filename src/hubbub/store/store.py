@@ -8,6 +8,7 @@ layout that ``Store.snapshot`` writes (``posts/dataset=<name>/day=<YYYY-MM-DD>/*
 from __future__ import annotations
 
 import difflib
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,7 +22,7 @@ import pyarrow as pa
 from hubbub.errors import UnknownName
 from hubbub.schema import POST_COLUMNS
 from hubbub.store.migrations import migrate
-from hubbub.store.workspace import Workspace
+from hubbub.store.workspace import Workspace, WorkspaceError
 
 
 class UnknownDataset(UnknownName, ValueError):
@@ -43,6 +44,20 @@ def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
         raise
 
 
+_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (.+?) \(PID (\d+)\)")
+
+
+def _open_error(ws: Workspace, exc: Exception) -> str:
+    """One sentence for a store that cannot be opened; for a lock: which process holds it."""
+    msg = str(exc)
+    m = _LOCK_HOLDER.search(msg)
+    if m or "lock" in msg.lower():
+        who = f"process {m.group(2)} ({Path(m.group(1)).name})" if m else "another process"
+        return (f"{ws.path}: the workspace is in use by {who}; one process at a time can use a workspace "
+                "(an import holds it until it ends): wait for it to finish, or stop it, and run this again")
+    return f"{ws.store_path}: cannot open the store ({msg.splitlines()[0] if msg else type(exc).__name__})"
+
+
 class Store:
     """One DuckDB database, safe to share between threads: each thread gets its own connection to it
     (``con``, a DuckDB cursor) and its own Ibis backend over that connection, so temp tables,
@@ -53,7 +68,10 @@ class Store:
         self.read_only = read_only and ws.store_path.exists()
         # Analyses write their provenance to ``runs`` only when asked (``--save``); a read never writes.
         self.save_runs = save_runs and not self.read_only
-        self._db = _connect(ws.store_path, self.read_only)
+        try:
+            self._db = _connect(ws.store_path, self.read_only)
+        except duckdb.IOException as exc:
+            raise WorkspaceError(_open_error(ws, exc)) from None
         self._db.execute("SET TimeZone = 'UTC'")
         if not self.read_only:
             migrate(self._db)
@@ -192,6 +210,17 @@ class Store:
         finally:
             con.unregister("_batch")
         return int(after - before)
+
+    def stored_elsewhere(self, batch: pa.Table, dataset: str) -> int:
+        """How many distinct posts of ``batch`` are stored under another dataset than ``dataset``."""
+        self.con.register("_keys", batch.select(["platform", "post_id"]))
+        try:
+            return int(self.con.execute(
+                """SELECT count(*) FROM (SELECT DISTINCT platform, post_id FROM _keys) k
+                WHERE EXISTS (SELECT 1 FROM posts p WHERE p.platform = k.platform AND p.post_id = k.post_id
+                              AND p.dataset <> ?)""", [dataset]).fetchall()[0][0])
+        finally:
+            self.con.unregister("_keys")
 
     # -- Parquet layout for other engines ------------------------------------------------------
     def snapshot(self, out: Path, posts: Any = None) -> Path:

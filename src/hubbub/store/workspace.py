@@ -62,7 +62,11 @@ def init_workspace(path: Path) -> tuple[Workspace, bool]:
     ws = Workspace(path)
     if ws.exists():
         return ws, False
-    path.mkdir(parents=True, exist_ok=True)
+    _check_folder(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WorkspaceError(f"{path}: cannot create the workspace folder ({exc.strerror or exc})") from None
     if not ws.secret_path.exists():
         fd = os.open(ws.secret_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
@@ -76,8 +80,14 @@ def init_workspace(path: Path) -> tuple[Workspace, bool]:
     return ws, True
 
 
+def _check_folder(path: Path) -> None:
+    if path.exists() and not path.is_dir():
+        raise WorkspaceError(f"{path}: is a file, not a workspace folder (give --workspace a folder)")
+
+
 def open_workspace(path: Path | None = None, create: bool = False) -> Workspace:
     path = path or default_path()
+    _check_folder(path)
     ws = Workspace(path)
     if ws.exists():
         return ws

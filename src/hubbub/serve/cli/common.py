@@ -121,7 +121,10 @@ def _wrote(path: Path) -> None:
 def init(workspace: WorkspaceOpt = None) -> None:
     """Create a workspace: its store and its secret key for pseudonymisation (mode 0600)."""
     path = _ws(workspace)
-    hb, created = Hubbub.init(path)
+    try:
+        hb, created = Hubbub.init(path)
+    except WorkspaceError as exc:
+        _fail(str(exc))
     hb.close()
     if not STATE["quiet"]:
         out.print(Text(f"{'created' if created else 'exists'}: workspace {path}"))
@@ -147,7 +150,10 @@ def import_cmd(
     """Import posts. Exit status: 0 all imported, 3 some records quarantined, 4 some file unreadable (files
     in a folder that are not posts are skipped, not failed)."""
     path = _ws(workspace)
-    hb = Hubbub(path, create=True)
+    try:
+        hb = Hubbub(path, create=True)
+    except WorkspaceError as exc:
+        _fail(str(exc))
     source = None
     if mapping is not None:
         source = _mapping_source(mapping)
@@ -259,6 +265,12 @@ def _print_summary(s: ImportSummary) -> None:
             err.print(Text(f"{f.path}: {f.error}", style="red" if f.status == "failed" else "yellow"))
     if tot["quarantined"]:
         err.print(Text(f"{tot['quarantined']:,} records quarantined: `hubbub quarantine` lists them."))
+    elsewhere = s.total("elsewhere")
+    if elsewhere:
+        err.print(Text(f"note: {elsewhere:,} of the duplicates are posts already stored in another dataset, so "
+                       f"dataset {s.dataset!r} does not hold them: a post is stored once per workspace (see "
+                       "docs/schema.md, Keys); to hold them apart, e.g. with --keep-handles, use another "
+                       "workspace", style="yellow"))
 
 
 def _short_paths(paths: list[str]) -> list[str]:
@@ -444,6 +456,8 @@ def export(
             n = hb.export(out_path, format=format, dataset=dataset, include_raw=raw, enrichment=enrichment)
         except ValueError as exc:
             _fail(str(exc))
+        except OSError as exc:
+            _fail(f"{out_path}: cannot write ({exc.strerror or str(exc).splitlines()[0]})")
     if not STATE["quiet"]:
         err.print(Text(f"wrote {n:,} posts to {out_path}"))
 
