@@ -423,54 +423,65 @@ def record_strings(obj: Any, keys: dict[Any, Any], numbers: dict[int, str],
                 return handle_key(v.split("@")[0] if f == "acct" else v)
         return None
 
+    special_plain = anywhere | skip | id_keys
+    special_acct = in_account | skip | id_keys | _ACCOUNT_FIELDS
+
+    def value(v: Any) -> Any:
+        """A value inside a container (strings are collected by the caller)."""
+        t = type(v)
+        if t is dict or t is list or isinstance(v, dict | list | tuple):
+            return walk(v)
+        if t is int and v in numbers:
+            return numbers[v]
+        return v
+
     def walk(x: Any) -> Any:
         if isinstance(x, dict):
             acct = not markers.isdisjoint(x)
-            drop = in_account if acct else anywhere
-            own = key_of_account(x) if acct else None
+            if acct:
+                drop, special, own = in_account, special_acct, key_of_account(x)
+            else:
+                drop, special, own = anywhere, special_plain, None
             out: dict[Any, Any] = {}
             for k, v in x.items():
-                if k in drop or (isinstance(k, str) and "." in k and k.rpartition(".")[2] in drop):
-                    continue
-                if k in skip:
-                    out[k] = v
-                    continue
-                if own is not None and k in _ACCOUNT_FIELDS and isinstance(v, str | int) and not isinstance(v, bool):
-                    v = own
-                elif k in id_keys:
-                    v = account_id(v)
-                k = kget(k, k)
-                if isinstance(v, str):
+                if k in special:
+                    if k in drop:
+                        continue
+                    if k in skip:
+                        out[k] = v
+                        continue
+                    if own is not None and k in _ACCOUNT_FIELDS:
+                        if (type(v) is str or type(v) is int) and v != "":
+                            v = own
+                    elif k in id_keys:
+                        v = account_id(v)
+                elif type(k) is str:
+                    if "." in k and k.rpartition(".")[2] in drop:
+                        continue
+                    k = kget(k, k)
+                if type(v) is str:
                     out[k] = v
                     add(v)
                     slot((out, k))
-                elif isinstance(v, dict | list):
-                    out[k] = walk(v)
-                elif isinstance(v, int) and not isinstance(v, bool) and v in numbers:
-                    out[k] = numbers[v]
                 else:
-                    out[k] = v
+                    out[k] = value(v)
             return out
-        if isinstance(x, list):
+        if isinstance(x, list | tuple):
             lst: list[Any] = []
             for v in x:
-                if isinstance(v, str):
+                if type(v) is str:
                     slot((lst, len(lst)))
                     add(v)
                     lst.append(v)
-                elif isinstance(v, dict | list):
-                    lst.append(walk(v))
-                elif isinstance(v, int) and not isinstance(v, bool) and v in numbers:
-                    lst.append(numbers[v])
                 else:
-                    lst.append(v)
+                    lst.append(value(v))
             return lst
         if isinstance(x, str):
             box = [x]
             add(x)
             slot((box, 0))
             return box
-        if isinstance(x, int) and not isinstance(x, bool):
+        if type(x) is int:
             return numbers.get(x, x)
         return x
 
