@@ -407,20 +407,23 @@ def record_strings(obj: Any, keys: dict[Any, Any], numbers: dict[int, str],
         return k if k is not None else (id_key(s) or v)
 
     def key_of_account(x: dict[Any, Any]) -> str | None:
-        vals = [str(x[f]) for f in _ID_IN_ACCOUNT + _ACCOUNT_MARKERS
-                if isinstance(x.get(f), str | int) and not isinstance(x.get(f), bool) and x.get(f) != ""]
-        for v in vals:
+        first_id = first_handle = None
+        for f in _ID_IN_ACCOUNT + _ACCOUNT_MARKERS:
+            v = x.get(f)
+            if v is None or v == "" or not (type(v) is str or type(v) is int):
+                continue
+            v = str(v)
             k = kget(v) or kget(v.lower())
             if k is not None:
                 return k
-        for f in _ID_IN_ACCOUNT:
-            v = x.get(f)
-            if isinstance(v, str | int) and not isinstance(v, bool) and v != "" and id_key is not None:
-                return id_key(str(v))
-        for f in _ACCOUNT_MARKERS:
-            v = x.get(f)
-            if isinstance(v, str) and v and handle_key is not None:
-                return handle_key(v.split("@")[0] if f == "acct" else v)
+            if f in _ACCOUNT_MARKERS:
+                first_handle = first_handle or (v.split("@")[0] if f == "acct" else v)
+            else:
+                first_id = first_id or v
+        if first_id is not None and id_key is not None:
+            return id_key(first_id)
+        if first_handle is not None and handle_key is not None:
+            return handle_key(first_handle)
         return None
 
     special_plain = anywhere | skip | id_keys
@@ -443,6 +446,7 @@ def record_strings(obj: Any, keys: dict[Any, Any], numbers: dict[int, str],
             else:
                 drop, special, own = anywhere, special_plain, None
             out: dict[Any, Any] = {}
+            named = not keys.keys().isdisjoint(x)  # a key of this dict is an identity
             for k, v in x.items():
                 if k in special:
                     if k in drop:
@@ -458,7 +462,8 @@ def record_strings(obj: Any, keys: dict[Any, Any], numbers: dict[int, str],
                 elif type(k) is str:
                     if "." in k and k.rpartition(".")[2] in drop:
                         continue
-                    k = kget(k, k)
+                    if named:
+                        k = kget(k, k)
                 if type(v) is str:
                     out[k] = v
                     add(v)
