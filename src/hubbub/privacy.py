@@ -6,9 +6,12 @@ gives one, else ``@`` + the handle in lower case. The platform is part of the me
 account name on two platforms gets unrelated keys.
 
 Raw handles, display names and account ids are replaced by their key everywhere they appear in a
-stored post: text, mentions and the raw record. Only a dataset imported with the explicit
+stored post: text, mentions, links and the raw record. Text is scrubbed of @mentions
+(``MENTION_PATTERN``, the one mention rule of the code base); the raw record is scrubbed by walking
+the parsed record (``record_strings`` / ``put_strings``), never by matching its JSON text, and
+loses the profile fields of the accounts in it. Only a dataset imported with the explicit
 ``keep_handles`` opt-in keeps the author handle (column ``author_handle``) and the raw record as
-found.
+found. docs/schema.md (Pseudonymisation) states the rules.
 """
 
 from __future__ import annotations
