@@ -16,8 +16,9 @@ from coordination_network_toolkit import preprocess as pp
 from coordination_network_toolkit.similarity import get_similarity_fn_from_min_size, tokenize
 from test_coordination_toolkit import _write
 
-from hubbub.analyze.coordination.layers import Layer, layer_pairs, load_qut_csv
+from hubbub.analyze.coordination.layers import Layer, load_qut_csv
 from hubbub.analyze.coordination.near import TOKENS
+from hubbub.analyze.coordination.pairs import layer_pairs
 
 IRA_WEEK = "ira-troll-tweets-2016-election-window/tweets/tweets_week_2016-10-03.csv"
 

@@ -18,7 +18,8 @@ from coordination_network_toolkit import compute_networks as cn
 from coordination_network_toolkit import preprocess as pp
 
 from hubbub.analyze.coordination import build_edges
-from hubbub.analyze.coordination.layers import Layer, layer_pairs, load_posts, load_qut_csv
+from hubbub.analyze.coordination.layers import Layer, load_posts, load_qut_csv
+from hubbub.analyze.coordination.pairs import layer_pairs
 from hubbub.ingest.importer import import_paths
 from hubbub.privacy import Pseudonymiser, handles_in_links
 from hubbub.query import select

@@ -18,8 +18,8 @@ import pyarrow as pa
 import pytest
 from conftest import shared
 
-from hubbub.analyze.neardup import components, neardup_clusters, neardup_summary
 from hubbub.api import Hubbub
+from hubbub.enrich.clusters import components, neardup_clusters, neardup_summary
 from hubbub.enrich.steps.neardup import MIN_CHARS, NeardupStep, normalise
 
 IRA = "ira-troll-tweets-2016-election-window/tweets/"

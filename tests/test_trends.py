@@ -35,7 +35,7 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def hb(ws: Path):
-    h = Hubbub(ws)
+    h = Hubbub(ws, save_runs=True)
     yield h
     h.close()
 
@@ -106,7 +106,7 @@ def test_text_query_with_hashtag_breakdown_and_top(hb: Hubbub, rows: list[dict])
 
     def keys(r):
         hs = {x.lower() for x in r["hashtags"] or []}
-        return [h if h in top else "(other)" for h in hs] if hs else ["(none)"]
+        return [h if h in top else "(other occurrences)" for h in hs] if hs else ["(none)"]
 
     assert as_dict(s) == python_series(sel, keys, "day")
     day_totals = Counter(_bucket(r["created_at"], "day") for r in sel)
@@ -118,7 +118,7 @@ def test_domain_cluster_and_sentiment_breakdowns(hb: Hubbub, rows: list[dict]):
     assert as_dict(s) == python_series(rows, lambda r: sorted(set(r["domains"] or [])) or ["(none)"], "day")
     s = timeseries(hb.store, "lang:en", "day", "sentiment", top=1000)
     assert as_dict(s) == python_series([r for r in rows if r["lang"] == "en"], lambda r: [r["sentiment"]], "day")
-    from hubbub.analyze.neardup import neardup_clusters
+    from hubbub.enrich.clusters import neardup_clusters
 
     cl = {r["post_id"]: r["cluster_id"] for r in neardup_clusters(hb.store).to_pylist()}
     assert cl
@@ -126,7 +126,7 @@ def test_domain_cluster_and_sentiment_breakdowns(hb: Hubbub, rows: list[dict]):
     sizes = Counter(cl.values())
     top = {k for k, _ in sorted(sizes.items(), key=lambda kv: (-kv[1], kv[0]))[:5]}
     want = python_series(rows, lambda r: [cl[r["post_id"]] if cl.get(r["post_id"]) in top else
-                                          "(other)" if r["post_id"] in cl else "(none)"], "day")
+                                          "(other posts)" if r["post_id"] in cl else "(none)"], "day")
     assert as_dict(s) == want
 
 

@@ -9,7 +9,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+import inspect
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +27,45 @@ from hubbub.store.store import Store
 from hubbub.store.workspace import Workspace, default_path, init_workspace, open_workspace
 
 EXPORT_FORMATS = ("csv", "parquet", "jsonl")
+Enrichment = str | Sequence[str] | None  # which enrichment columns: hubbub.enrich.columns.parse_groups
 
 
+def _dataset_checked(cls: type) -> type:
+    """Every public method of ``cls`` with a ``dataset`` parameter first checks that the dataset
+    exists (``Store.check_dataset``: an error naming those that do), before it reads, writes or
+    records a run; ``import_files`` creates its dataset and is left as it is."""
+    for name, fn in list(vars(cls).items()):
+        if name.startswith("_") or name in _CREATES_DATASET or not inspect.isfunction(fn):
+            continue
+        sig = inspect.signature(fn)
+        if "dataset" in sig.parameters:
+            setattr(cls, name, _checking(fn, sig))
+    return cls
+
+
+def _checking(fn: Callable[..., Any], sig: inspect.Signature) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def checked(self: Hubbub, *args: Any, **kw: Any) -> Any:
+        dataset = sig.bind(self, *args, **kw).arguments.get("dataset")
+        if dataset is not None:
+            self.store.check_dataset(dataset)
+        return fn(self, *args, **kw)
+
+    return checked
+
+
+_CREATES_DATASET = ("import_files",)
+
+
+@_dataset_checked
 class Hubbub:
-    def __init__(self, workspace: str | Path | None = None, create: bool = False, read_only: bool = False):
+    def __init__(self, workspace: str | Path | None = None, create: bool = False, read_only: bool = False,
+                 save_runs: bool = False):
+        """``save_runs``: analyses write their provenance to ``runs`` (``hubbub runs``); otherwise reading
+        never writes (the result still carries its parameters; its run id is None)."""
         path = Path(workspace) if workspace is not None else default_path()
         self.ws: Workspace = open_workspace(path, create=create)
-        self.store = Store(self.ws, read_only=read_only)
+        self.store = Store(self.ws, read_only=read_only, save_runs=save_runs)
 
     @staticmethod
     def init(workspace: str | Path | None = None) -> tuple[Hubbub, bool]:
@@ -59,12 +93,23 @@ class Hubbub:
         progress: Progress | None = None,
         force: bool = False,
     ) -> ImportSummary:
-        return import_paths(self.store, [Path(p) for p in paths], dataset, fmt=format, source=source,
-                            keep_handles=keep_handles, progress=progress, force=force)
+        summary = import_paths(self.store, [Path(p) for p in paths], dataset, fmt=format, source=source,
+                               keep_handles=keep_handles, progress=progress, force=force)
+        self._changed()
+        return summary
 
     def retry_quarantine(self, dataset: str | None = None, format: str | None = None,
                          source: Source | None = None) -> RetryResult:
-        return retry_quarantined(self.store, dataset, fmt=format, source=source)
+        result = retry_quarantined(self.store, dataset, fmt=format, source=source)
+        self._changed()
+        return result
+
+    def _changed(self) -> None:
+        """After a write that changes posts or enrichment: bring the pre-aggregates up to date (reads
+        never build them)."""
+        from hubbub.analyze.aggregates import refresh
+
+        refresh(self.store)
 
     # -- enrich -------------------------------------------------------------------------------
     def enrich(self, steps: Sequence[str] | None = None, dataset: str | None = None, seed: int = 0,
@@ -77,25 +122,44 @@ class Hubbub:
         from hubbub.enrich.runner import enrich
 
         chosen = configure([get_step(s) for s in steps] if steps else default_steps(), options)
-        return enrich(self.store, chosen, dataset=dataset, seed=seed, batch_size=batch_size, progress=progress,
+        runs = enrich(self.store, chosen, dataset=dataset, seed=seed, batch_size=batch_size, progress=progress,
                       workers=workers)
+        self._changed()
+        return runs
 
     # -- look -----------------------------------------------------------------------------------
-    def posts(self, dataset: str | None = None) -> Any:
-        """The posts table as an Ibis expression (for notebooks: ``.to_pandas()``, ``.to_polars()``)."""
-        return st.posts_for(self.store.table("posts"), dataset)
+    def posts(self, dataset: str | None = None, enrichment: Enrichment = None) -> Any:
+        """The posts with their enrichment columns (docs/schema.md) as an Ibis expression (for notebooks:
+        ``.to_pandas()``, ``.to_polars()``). ``enrichment``: None or ``"all"`` (every step that ran), ``"none"``,
+        or step names (``"lang,sentiment"`` or a list)."""
+        from hubbub.enrich.columns import parse_groups, with_enrichment
+
+        return with_enrichment(self.store, st.posts_for(self.store.table("posts"), dataset),
+                               parse_groups(enrichment), dataset)
 
     def datasets(self) -> pa.Table:
         s = self.store
         return s.to_arrow(st.datasets(s.table("posts"), s.table("datasets"), s.table("files")))
 
-    def stats(self, dataset: str | None = None, by: Sequence[str] = ("platform", "kind", "lang", "day")
-              ) -> dict[str, pa.Table]:
-        posts = self.posts(dataset)
+    def stats(self, dataset: str | None = None,
+              by: Sequence[str] = ("platform", "kind", "lang", "lang_declared", "day")) -> dict[str, pa.Table]:
+        """Overview and post counts per breakdown: ``lang`` is the detected language (the ``lang`` step's,
+        else the declared one, as ``lang:`` counts), ``lang_declared`` the platform's."""
+        from hubbub.query.select import frame
+
+        posts = st.posts_for(self.store.table("posts"), dataset)
+        if "lang" in by:
+            posts = frame(self.store, None, dataset, extra={"lang"})
         out = {"overview": self.store.to_arrow(st.overview(posts))}
         for b in by:
             out[b] = self.store.to_arrow(st.counts_by(posts, b))
         return out
+
+    def runs(self, kind: str | None = None, dataset: str | None = None, limit: int = 50) -> pa.Table:
+        """Recorded enrichment and analysis runs, newest first (``hubbub.analyze.runlog.list_runs``)."""
+        from hubbub.analyze.runlog import list_runs
+
+        return list_runs(self.store, kind, dataset, limit)
 
     def quarantine(self, dataset: str | None = None, include_resolved: bool = False) -> pa.Table:
         return self.store.query(
@@ -106,11 +170,14 @@ class Hubbub:
 
     # -- query --
     def search(self, query: str | None, dataset: str | None = None, sort: str = "time", ascending: bool = False,
-               page: int = 1, limit: int = 20) -> pa.Table:
-        """One page of the posts matching ``query`` (docs/query.md), newest or most engaged first."""
+               page: int = 1, limit: int = 20, enrichment: Enrichment = None) -> pa.Table:
+        """One page of the posts matching ``query`` (docs/query.md), newest or most engaged first, with
+        the enrichment columns (``enrichment`` as in ``posts``)."""
+        from hubbub.enrich.columns import parse_groups
         from hubbub.query.search import search
 
-        return search(self.store, query, dataset, sort=sort, ascending=ascending, page=page, limit=limit)
+        return search(self.store, query, dataset, sort=sort, ascending=ascending, page=page, limit=limit,
+                      enrichment=parse_groups(enrichment))
 
     def count(self, query: str | None, dataset: str | None = None) -> int:
         from hubbub.query.search import count
@@ -178,7 +245,7 @@ class Hubbub:
 
     def _span(self, dataset: str | None) -> tuple[Any, Any] | None:
         """First and last post time of the dataset (or of all posts): the frame of a query's series."""
-        row = self.store.to_arrow(st.overview(self.posts(dataset))).to_pylist()[0]
+        row = self.store.to_arrow(st.overview(st.posts_for(self.store.table("posts"), dataset))).to_pylist()[0]
         return (row["first"], row["last"]) if row["first"] is not None else None
 
     # -- topics --
@@ -207,27 +274,28 @@ class Hubbub:
 
     # -- export ---------------------------------------------------------------------------------
     def export(self, out: str | Path, format: str | None = None, dataset: str | None = None,
-               include_raw: bool = False, query: str | None = None) -> int:
-        """Write posts (those matching ``query`` when given) to CSV, Parquet or JSONL (format from the
-        suffix if not given). Returns rows."""
+               include_raw: bool = False, query: str | None = None, enrichment: Enrichment = None) -> int:
+        """Write posts (those matching ``query`` when given) with their enrichment columns (``enrichment``
+        as in ``posts``) to CSV, Parquet or JSONL (format from the suffix if not given). Returns rows."""
+        from hubbub.enrich.columns import parse_groups, with_enrichment
+
         out = Path(out)
         fmt = (format or out.suffix.lstrip(".")).lower()
         if fmt == "ndjson":
             fmt = "jsonl"
         if fmt not in EXPORT_FORMATS:
             raise ValueError(f"{out}: unknown export format {fmt!r}; choose one of {', '.join(EXPORT_FORMATS)}")
+        groups = parse_groups(enrichment)
         if query is not None:
             from hubbub.query import select
 
-            table = self.store.to_arrow(select(self.store, query, dataset).order_by(["created_at", "platform",
-                                                                                      "post_id"]))
+            posts = select(self.store, query, dataset)
         else:
-            table = self.store.query(
-                "SELECT * FROM posts WHERE (? IS NULL OR dataset = ?) ORDER BY created_at, platform, post_id",
-                [dataset, dataset],
-            )
+            posts = st.posts_for(self.store.table("posts"), dataset)
         if not include_raw:
-            table = table.drop_columns(["raw"])
+            posts = posts.drop("raw")
+        expr = with_enrichment(self.store, posts, groups, dataset).order_by(["created_at", "platform", "post_id"])
+        table = self.store.to_arrow(expr)
         out.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "parquet":
             pq.write_table(table, out, compression="zstd")
@@ -239,6 +307,13 @@ class Hubbub:
                     fh.write(orjson.dumps(row, option=orjson.OPT_NAIVE_UTC) + b"\n")
         return table.num_rows
 
+    def snapshot(self, out: str | Path, enrichment: Enrichment = None) -> Path:
+        """Write posts with their enrichment columns as Parquet partitioned by dataset and UTC day
+        (``<out>/posts/dataset=<name>/day=<YYYY-MM-DD>/*.parquet``, the layout Spark reads)."""
+        from hubbub.enrich.columns import parse_groups, with_enrichment
+
+        groups = parse_groups(enrichment)
+        return self.store.snapshot(Path(out), with_enrichment(self.store, self.store.table("posts"), groups))
 
 def _lists_as_json(table: pa.Table) -> pa.Table:
     cols = []

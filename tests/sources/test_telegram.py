@@ -11,7 +11,7 @@ import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from conftest import FORMATS
+from conftest import FORMATS, shared
 
 from hubbub.ingest.importer import import_paths
 from hubbub.store.store import Store
@@ -42,6 +42,7 @@ def raw_record(imp, post_id: str) -> dict:
 
 
 def test_every_telethon_file_counts(do_import):
+    shared("platform-formats/telegram-telethon-messages")
     assert [f.stem for f in FILES] == sorted(EXPECTED)
     imp = do_import(*FILES)
     for f in imp.summary.files:
@@ -183,6 +184,7 @@ def _store_sharing_secret(src: Store, path: Path) -> Store:
 
 
 def test_desktop_export_matches_telethon_import(do_import, tmp_path):
+    shared("platform-formats/telegram-telethon-messages")
     telethon = do_import(*FILES)
     files, services = {}, {}
     varying = set()  # messages collected more than once, with other reaction counts

@@ -6,7 +6,7 @@ and every other selected post on its own. A unit's vector is the L2-normalised m
 
 Two units are linked when their cosine similarity is at least ``threshold`` *and* each is among the
 other's ``mutual_k`` most similar units (mutual nearest neighbours keep one generic unit from
-chaining unrelated ones together). Narratives are the connected components (union-find) of two or
+chaining unrelated ones together). Narratives are the connected components of two or
 more units; with ``cross_only`` only those spanning more than one language or platform are kept.
 
 Calibration of the default threshold (0.5), measured on 150 English and 150 Russian original IRA
@@ -30,8 +30,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from hubbub.analyze.neardup import components
 from hubbub.analyze.runlog import record_run
+from hubbub.enrich.clusters import components
 from hubbub.store.store import Store
 
 TEXT_CHARS = 200
@@ -105,7 +105,7 @@ def _unit_of(store: Store, table: pa.Table) -> np.ndarray:
     keys = [f"{p}:{i}" for p, i in zip(table["platform"].to_pylist(), table["post_id"].to_pylist(), strict=True)]
     cluster: dict[str, str] = {}
     if store.has_table("enrich_neardup"):
-        from hubbub.analyze.neardup import neardup_clusters
+        from hubbub.enrich.clusters import neardup_clusters
 
         c = neardup_clusters(store)
         cluster = {f"{p}:{i}": cid for p, i, cid in zip(c["platform"].to_pylist(), c["post_id"].to_pylist(),

@@ -50,10 +50,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from ibis import _
-from scipy import special
+from scipy import stats
 
 from hubbub.analyze.aggregates import hourly
 from hubbub.analyze.runlog import record_run
+from hubbub.analyze.significance import bh_qvalues
 from hubbub.query.compile import Frame, aggregate_covers, compile_node
 from hubbub.query.parse import fields_used, parse
 from hubbub.store.store import Store
@@ -192,24 +193,11 @@ def upper_tail(counts: np.ndarray, expected: np.ndarray, alpha: float) -> np.nda
     counts = np.asarray(counts, np.float64)
     pos = np.maximum(counts, 1.0)  # P(X >= 0) = 1
     if alpha <= 1e-9:
-        p = special.gammainc(pos, expected)
+        p = stats.poisson.sf(pos - 1, expected)
     else:
         size = 1.0 / alpha
-        p = special.betainc(pos, size, expected / (size + expected))
+        p = stats.nbinom.sf(pos - 1, size, size / (size + expected))
     return np.where(counts <= 0, 1.0, p)
-
-
-def bh_qvalues(p: np.ndarray) -> np.ndarray:
-    """Benjamini-Hochberg adjusted p-values (NaN stays NaN)."""
-    q = np.full(p.shape, np.nan)
-    ok = np.flatnonzero(~np.isnan(p))
-    if ok.size == 0:
-        return q
-    order = ok[np.argsort(p[ok], kind="stable")]
-    m = order.size
-    adj = p[order] * m / np.arange(1, m + 1)
-    q[order] = np.minimum(1.0, np.minimum.accumulate(adj[::-1])[::-1])
-    return q
 
 
 def merge_runs(flags: np.ndarray, max_gap: int) -> list[tuple[int, int]]:
@@ -358,7 +346,7 @@ def _spike_rows(groups: list[tuple[int, int]], y: np.ndarray, mu: np.ndarray, q:
 def _cluster_table(store: Store) -> pa.Table | None:
     if not store.has_table("enrich_neardup"):
         return None
-    from hubbub.analyze.neardup import neardup_clusters
+    from hubbub.enrich.clusters import neardup_clusters
     from hubbub.enrich.steps.neardup import MIN_CHARS
 
     return neardup_clusters(store, min_chars=MIN_CHARS).select(["platform", "post_id", "cluster_id"])

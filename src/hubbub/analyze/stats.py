@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-BREAKDOWNS = ("platform", "kind", "lang", "day", "dataset")
+BREAKDOWNS = ("platform", "kind", "lang", "lang_declared", "day", "dataset")
+# ``lang``: the detected language (the ``lang`` step's, else the declared one), as ``lang:`` and
+# ``trends --by lang`` count; ``lang_declared``: the language the platform declared.
+TITLES = {"lang": "lang (detected)", "lang_declared": "lang_declared (by the platform)"}
 
 
 def posts_for(posts: Any, dataset: str | None = None) -> Any:
@@ -15,8 +18,8 @@ def counts_by(posts: Any, by: str) -> Any:
     """Posts per value of one breakdown, largest first (ties by value)."""
     if by == "day":
         key = posts.created_at.date().cast("string").name("day")
-    elif by == "lang":
-        key = posts.lang_declared.fill_null("(none)").name("lang")
+    elif by in ("lang", "lang_declared"):  # ``lang`` is joined by ``hubbub.query.select.frame``
+        key = posts[by].fill_null("(none)").name(by)
     elif by in BREAKDOWNS:
         key = posts[by].name(by)
     else:

@@ -21,10 +21,10 @@ from typing import Any
 import ibis
 import numpy as np
 import pyarrow as pa
-from scipy import special
+from scipy import stats
 
 from hubbub.analyze.runlog import record_run
-from hubbub.analyze.spikes import bh_qvalues
+from hubbub.analyze.significance import bh_qvalues
 from hubbub.store.store import Store
 
 UNITS = {"hour": "h", "day": "D", "week": "W"}
@@ -148,8 +148,8 @@ def _classify(rows: list[dict[str, Any]], q: float, p: TopicParams) -> None:
     n = np.array([r["posts"] for r in rows], float)
     r = np.array([r["recent_posts"] for r in rows], float)
     if 0 < q < 1:
-        up = np.where(r > 0, special.betainc(np.maximum(r, 1), n - r + 1, q), 1.0)
-        down = np.where(r < n, special.betainc(np.maximum(n - r, 1), r + 1, 1 - q), 1.0)
+        up = np.where(r > 0, stats.binom.sf(r - 1, n, q), 1.0)  # P(X >= r), X ~ Binomial(n, q)
+        down = np.where(r < n, stats.binom.cdf(r, n, q), 1.0)  # P(X <= r)
     else:
         up = down = np.ones(n.size)
     qu, qd = bh_qvalues(up), bh_qvalues(down)

@@ -18,10 +18,11 @@ def topics(topics_t: Any, min_size: int = 0) -> Any:
 
 def representatives(topics_t: Any, posts_t: Any, topic_id: int) -> Any:
     """The posts nearest the topic's centroid in the fit sample (up to 3), with their text."""
-    t = topics_t.filter(topics_t.topic_id == topic_id)
-    reps = t.select("topic_id", platform=t.rep_platforms.unnest(), post_id=t.rep_post_ids.unnest())
+    t = topics_t.filter(topics_t.topic_id == topic_id).select("topic_id", "rep_platforms", "rep_post_ids")
+    t = t.unnest("rep_post_ids", offset="rank")  # rank: nearest first, kept through the join
+    reps = t.select("topic_id", "rank", platform=t.rep_platforms[t["rank"]], post_id=t.rep_post_ids)
     j = reps.join(posts_t, ["platform", "post_id"])
-    return j.select("topic_id", "platform", "post_id", "created_at", "text")
+    return j.select("topic_id", "platform", "post_id", "created_at", "text", "rank").order_by("rank").drop("rank")
 
 
 def topic_posts(enrich_t: Any, posts_t: Any, topic_id: int, limit: int = 20) -> Any:

@@ -2,10 +2,11 @@
 with each value's share of the bucket's posts.
 
 One Ibis expression per series (the same on DuckDB and Spark): bucket with ``truncate`` in UTC,
-count per (bucket, key), keep the ``top`` keys of the whole period (the rest become ``(other)``,
-posts without a value ``(none)``), join the bucket totals on the bucket, and divide with
-``nullif``. Queries that only use fields of the hourly pre-aggregate (``analyze.aggregates``) read it
-instead of the posts. Buckets without posts are absent (``dense`` fills them in, for charts).
+count per (bucket, key), keep the ``top`` keys of the whole period (the rest become ``(other posts)``,
+or ``(other occurrences)`` for hashtags and domains; posts without a value ``(none)``), join the
+bucket totals on the bucket, and divide with ``nullif``. Queries that only use fields of the hourly
+pre-aggregate (``analyze.aggregates``) read it instead of the posts. Buckets without posts are absent
+(``dense`` fills them in, for charts).
 
 For ``hashtag`` and ``domain`` a post counts once for each distinct value it carries (hashtags
 compared case-folded), so the shares of a bucket can add up to more than 1.
@@ -26,17 +27,24 @@ from hubbub.query.select import frame
 from hubbub.store.store import Store
 
 INTERVALS = {"hour": "h", "day": "D", "week": "W"}
-BREAKDOWNS = ("platform", "lang", "topic", "sentiment", "hashtag", "domain", "cluster", "kind", "dataset")
+BREAKDOWNS = ("platform", "lang", "lang_declared", "topic", "sentiment", "hashtag", "domain", "cluster", "kind",
+              "dataset")
+PER_VALUE = ("hashtag", "domain")  # a post counts once per distinct value: the rows count occurrences
 _AGG_BY = {None: None, "platform": "platform", "lang": "lang", "sentiment": "sentiment", "topic": "topic_id",
            "kind": "kind", "dataset": "dataset"}
-OTHER, NONE = "(other)", "(none)"
+OTHER_POSTS, OTHER_OCCURRENCES, NONE = "(other posts)", "(other occurrences)", "(none)"
+
+
+def other_key(by: str | None) -> str:
+    """The key of the values past ``top``: what its count counts (posts, or hashtag/domain occurrences)."""
+    return OTHER_OCCURRENCES if by in PER_VALUE else OTHER_POSTS
 
 
 def _keyed(store: Store, t: Any, by: str | None, dataset: str | None) -> Any:
     """(bucket-source time, key) rows of the posts ``t``: one per post, or per distinct value."""
     if by is None:
         return t.select(ts=t.created_at, key=ibis.literal("all"))
-    if by in ("hashtag", "domain"):
+    if by in PER_VALUE:
         vals = t.hashtags.map(folded) if by == "hashtag" else t.domains
         k = t.select(ts=t.created_at, pid=t.post_id, vals=vals.unique())
         has = k.filter(k.vals.length() > 0)
@@ -44,7 +52,7 @@ def _keyed(store: Store, t: Any, by: str | None, dataset: str | None) -> Any:
         none = k.filter(k.vals.isnull() | (k.vals.length() == 0)).select("ts", key=ibis.literal(NONE))
         return un.union(none, distinct=False)
     if by == "cluster":
-        from hubbub.analyze.neardup import neardup_clusters
+        from hubbub.enrich.clusters import neardup_clusters
 
         cl = ibis.memtable(neardup_clusters(store, dataset=dataset).select(["platform", "post_id", "cluster_id"])
                            .rename_columns(["_cp", "_cid", "cluster_id"]))
@@ -64,13 +72,14 @@ def _with_labels(store: Store, rows: Any, by: str | None) -> Any:
     return j.select("bucket", "n", key=ibis.ifelse(j._label.isnull(), j.key, j.key.concat(": ", j._label)))
 
 
-def _series(rows: Any, totals: Any, top: int) -> Any:
-    """(bucket, key, count, total, share) from (bucket, key, n) rows and (bucket, total) totals."""
+def _series(rows: Any, totals: Any, top: int, other: str) -> Any:
+    """(bucket, key, count, total, share) from (bucket, key, n) rows and (bucket, total) totals; the
+    values past ``top`` become key ``other``."""
     rows = rows.mutate(key=rows.key.fill_null(NONE))
     valued = rows.filter(rows.key != NONE)
     ranked = valued.group_by("key").aggregate(_all=valued.n.sum()).order_by([ibis.desc("_all"), "key"]).limit(top)
     keep = rows.key.isin(ranked.key) | (rows.key == NONE)
-    rows = rows.mutate(key=ibis.ifelse(keep, rows.key, ibis.literal(OTHER)))
+    rows = rows.mutate(key=ibis.ifelse(keep, rows.key, ibis.literal(other)))
     counts = rows.group_by(["bucket", "key"]).aggregate(count=rows.n.sum().cast("int64"))
     tot = totals.rename(_b="bucket")
     j = counts.join(tot, counts.bucket == tot._b)
@@ -107,14 +116,14 @@ def timeseries_expr(store: Store, query: str | None, interval: str = "day", by: 
         key = ibis.literal("all") if col is None else a[col].cast("string")
         rows = _with_labels(store, a.group_by(["bucket", key.name("key")]).aggregate(n=a.posts.sum()), by)
         totals = a.group_by("bucket").aggregate(total=a.posts.sum())
-        return _series(rows, totals, top), True
+        return _series(rows, totals, top, other_key(by)), True
     t = frame(store, query, dataset, extra={by} & {"lang", "sentiment", "topic"} if by else ())
     t = t.mutate(bucket=t.created_at.truncate(unit))
     keyed = _keyed(store, t, by, dataset)
     keyed = keyed.mutate(bucket=keyed.ts.truncate(unit))
     rows = _with_labels(store, keyed.group_by(["bucket", "key"]).aggregate(n=keyed.count()), by)
     totals = t.group_by("bucket").aggregate(total=t.count())
-    return _series(rows, totals, top), False
+    return _series(rows, totals, top, other_key(by)), False
 
 
 def timeseries(store: Store, query: str | None = None, interval: str = "day", by: str | None = None,

@@ -113,6 +113,8 @@ def _run_step(store: Store, step: Step, dataset: str | None, seed: int, batch_si
     if todo.num_rows:
         counts.update(step.prepare(store, dataset, seed, run_id))
     out_cols = [f.name for f in step.schema]
+    if progress and todo.num_rows:
+        progress(step.name, 0, res.todo)  # the total is known before the first batch
     batches = _batches(store, step, todo, batch_size)
     pool = worker_pool(workers, _init, (step, seed)) if todo.num_rows > batch_size and workers > 1 else None
     if pool is None and todo.num_rows:

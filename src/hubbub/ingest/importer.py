@@ -40,6 +40,8 @@ PROGRESS_EVERY = 5_000  # records per chunk when mapping in this process
 # Posts per committed batch (memory is bounded by this; HUBBUB_IMPORT_BATCH tunes it).
 INSERT_ROWS = int(os.environ.get("HUBBUB_IMPORT_BATCH", "50000"))
 MIN_CONFIDENCE = 0.3
+NOT_POSTS = "not-posts"  # status of a file in a folder that holds no posts of a known format
+UNRECOGNISED = "format not recognised (use --format; `hubbub formats` lists them)"
 
 Progress = Callable[[str, int], None]
 
@@ -48,7 +50,7 @@ Progress = Callable[[str, int], None]
 class FileResult:
     path: str  # as given (shown to the user, never stored)
     format: str | None = None
-    status: str = "ok"  # ok | partial | failed | already-imported
+    status: str = "ok"  # ok | partial | failed | already-imported | not-posts
     read: int = 0
     imported: int = 0
     duplicate: int = 0
@@ -86,7 +88,8 @@ class ImportSummary:
         return {
             "dataset": self.dataset,
             "files": [asdict(f) for f in self.files],
-            "totals": totals | {"files": len(self.files), "failed_files": self.failed_files},
+            "totals": totals | {"files": len(self.files), "failed_files": self.failed_files,
+                                "not_posts_files": sum(1 for f in self.files if f.status == NOT_POSTS)},
             "exit_code": self.exit_code(),
         }
 
@@ -181,7 +184,13 @@ def _import_file(
             if src is None:
                 src, conf = detect(head, f.name)
                 if src is None or conf < MIN_CONFIDENCE:
-                    raise UnreadableFile(_unknown_format(head))
+                    why = _unknown_format(head)
+                    if f.in_folder and why == UNRECOGNISED:
+                        # a folder's other text files (the IRA set's authors*.csv): not a failure; binary
+                        # or non-UTF-8 files stay failures (they may be posts that cannot be read)
+                        res.status, res.error = NOT_POSTS, "not posts, skipped: no known post format (use --format)"
+                        return res
+                    raise UnreadableFile(why)
             res.format = src.name
             job = FileJob(src, dataset, res.stored_as, import_id, keep_handles)
             skip = _resume(store, import_id, res)
@@ -387,7 +396,7 @@ def _unknown_format(head: bytes) -> str:
         sample.decode("utf-8")
     except UnicodeDecodeError:
         return "not UTF-8 text and not a supported format (use --format to force one)"
-    return "format not recognised (use --format; `hubbub formats` lists them)"
+    return UNRECOGNISED
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import ibis
@@ -28,12 +29,20 @@ def ordered(posts: Any, sort: str = "time", ascending: bool = False) -> Any:
 
 
 def search(store: Store, query: str | None, dataset: str | None = None, sort: str = "time",
-           ascending: bool = False, page: int = 1, limit: int = 20) -> pa.Table:
-    """One page (1-based) of the posts matching ``query``: COLUMNS plus ``engagement``."""
+           ascending: bool = False, page: int = 1, limit: int = 20, enrichment: Sequence[Any] | None = None
+           ) -> pa.Table:
+    """One page (1-based) of the posts matching ``query``: COLUMNS plus ``engagement``, then the
+    enrichment columns of ``enrichment`` (groups of ``hubbub.enrich.columns``; None: every one that ran)."""
+    from hubbub.enrich.columns import with_enrichment
+
     if page < 1 or limit < 1:
         raise ValueError("page and limit must be at least 1")
     t = ordered(select(store, query, dataset), sort, ascending)
-    return store.to_arrow(t.select(*COLUMNS, "engagement").limit(limit, offset=(page - 1) * limit))
+    rows = store.to_arrow(t.select(*COLUMNS, "engagement").limit(limit, offset=(page - 1) * limit))
+    if enrichment is not None and not enrichment:
+        return rows
+    page_t = ibis.memtable(rows.append_column("_ord", pa.array(range(rows.num_rows), pa.int64())))
+    return store.to_arrow(with_enrichment(store, page_t, enrichment, dataset).order_by("_ord").drop("_ord"))
 
 
 def count(store: Store, query: str | None, dataset: str | None = None) -> int:

@@ -53,7 +53,7 @@ def topics_chart(series: pa.Table, topics: pa.Table, path: Path, title: str = ""
 
 def trends_chart(series: pa.Table, interval: str, path: Path, title: str) -> Path:
     """A line chart (one series) or a stacked area chart (a breakdown) of posts per bucket."""
-    from hubbub.analyze.trends import dense
+    from hubbub.analyze.trends import NONE, OTHER_OCCURRENCES, OTHER_POSTS, dense
 
     plt = _plt()
     buckets, cols = dense(series, interval)
@@ -62,7 +62,7 @@ def trends_chart(series: pa.Table, interval: str, path: Path, title: str) -> Pat
         for k, v in cols.items():
             ax.plot(buckets, v, label=k, linewidth=1.4)
     elif cols:
-        keys = sorted(cols, key=lambda k: (k in ("(other)", "(none)"), -sum(cols[k]), k))
+        keys = sorted(cols, key=lambda k: (k in (OTHER_POSTS, OTHER_OCCURRENCES, NONE), -sum(cols[k]), k))
         ax.stackplot(buckets, *[cols[k] for k in keys], labels=keys, alpha=0.85)
         ax.legend(loc="upper left", fontsize=8, ncol=2, frameon=False)
     ax.set_title(title[:120], fontsize=10)

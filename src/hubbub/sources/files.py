@@ -30,6 +30,7 @@ class InputFile:
 
     path: Path
     member: str | None = None
+    in_folder: bool = False  # found by walking a folder given to import (not named by the user)
     rel: str | None = None  # the path relative to the import root (a folder argument), else the name
 
     @property
@@ -56,7 +57,7 @@ def find_inputs(paths: list[Path]) -> Iterator[InputFile]:
         if p.is_dir():
             for sub in sorted(p.rglob("*")):
                 if sub.is_file() and not _skipped(sub.name) and not _in_workspace(sub, p):
-                    yield from _expand_file(sub, sub.relative_to(p).as_posix())
+                    yield from _expand_file(sub, sub.relative_to(p).as_posix(), in_folder=True)
         else:
             yield from _expand_file(p, p.name)
 
@@ -75,19 +76,19 @@ def _in_workspace(f: Path, top: Path) -> bool:
     return False
 
 
-def _expand_file(p: Path, rel: str | None = None) -> Iterator[InputFile]:
+def _expand_file(p: Path, rel: str | None = None, in_folder: bool = False) -> Iterator[InputFile]:
     if p.suffix.lower() == ".zip":
         try:
             with zipfile.ZipFile(p) as zf:
                 names = sorted(n for n in zf.namelist() if not n.endswith("/"))
         except zipfile.BadZipFile:
-            yield InputFile(p, rel=rel)  # reported as unreadable when opened
+            yield InputFile(p, in_folder=in_folder, rel=rel)  # reported as unreadable when opened
             return
         for n in names:
             if not _skipped(Path(n).name):
-                yield InputFile(p, n, rel)
+                yield InputFile(p, n, in_folder=in_folder, rel=rel)
     else:
-        yield InputFile(p, rel=rel)
+        yield InputFile(p, in_folder=in_folder, rel=rel)
 
 
 def fingerprint(f: InputFile) -> str:

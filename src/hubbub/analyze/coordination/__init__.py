@@ -22,10 +22,12 @@ import pyarrow as pa
 
 from hubbub.analyze.coordination.clusters import combined, leiden_members, summaries
 from hubbub.analyze.coordination.context import cluster_context
-from hubbub.analyze.coordination.layers import ACTIONS, EXACT_LAYERS, LAYERS, Layer, layer_pairs, load_posts
+from hubbub.analyze.coordination.layers import ACTIONS, EXACT_LAYERS, LAYERS, Layer, load_posts
 from hubbub.analyze.coordination.near import DEFAULT_THRESHOLD
-from hubbub.analyze.coordination.null import DEFAULT_ALPHA, DEFAULT_BIN, bh_qvalues, expected_hits, p_values
+from hubbub.analyze.coordination.null import DEFAULT_ALPHA, DEFAULT_BIN, expected_hits, p_values
+from hubbub.analyze.coordination.pairs import layer_pairs
 from hubbub.analyze.runlog import record_run
+from hubbub.analyze.significance import bh_qvalues
 from hubbub.store.store import Store
 
 DEFAULT_LAYERS = EXACT_LAYERS  # ``near`` on request

@@ -9,6 +9,8 @@ numbered in sorted key order so the result does not depend on edge order.
 
 from __future__ import annotations
 
+import ctypes
+import threading
 from typing import Any
 
 import duckdb
@@ -21,6 +23,16 @@ from sknetwork.clustering import Leiden
 from hubbub.analyze.coordination.layers import NORM_TEXT, fetch
 
 TOP = 5
+
+
+_LEIDEN = threading.Lock()
+
+
+def _seed_c_rand(seed: int) -> None:
+    try:
+        ctypes.CDLL(None).srand(ctypes.c_uint(seed))
+    except (OSError, AttributeError, TypeError):  # no C library reachable this way (not Linux/macOS)
+        pass
 
 
 def combined(edges: pa.Table) -> pa.Table:
@@ -48,7 +60,9 @@ def leiden_members(graph: pa.Table, resolution: float = 1.0, seed: int = 0, min_
     n = len(idx)
     adj = sp.coo_matrix((np.concatenate([w, w]), (np.concatenate([ai, bi]), np.concatenate([bi, ai]))),
                         shape=(n, n)).tocsr()
-    labels = np.asarray(Leiden(resolution=resolution, random_state=seed).fit_predict(adj))
+    with _LEIDEN:  # its refinement draws from the C library's one rand() state: seeded, one run at a time
+        _seed_c_rand(seed)
+        labels = np.asarray(Leiden(resolution=resolution, random_state=seed).fit_predict(adj))
     sizes = np.bincount(labels)
     first = np.full(sizes.size, n, np.int64)
     np.minimum.at(first, labels, np.arange(n))

@@ -174,13 +174,9 @@ def load_actions(con: duckdb.DuckDBPyConnection, layer: Layer) -> int:
     return int(con.execute("SELECT count(*) FROM _co_act").fetchall()[0][0])
 
 
-def layer_pairs(con: duckdb.DuckDBPyConnection, layer: Layer) -> pa.Table:
-    """(a, b, n_a, n_b, hits, weight) of the layer over ``_co_posts`` (load it first); leaves the
-    layer's actions in ``_co_act`` (``near``: ``_co_near_items``) for the null model."""
-    if layer.name == "near":
-        from hubbub.analyze.coordination.near import near_pairs  # near builds on this module
-
-        return near_pairs(con, layer)
+def exact_pairs(con: duckdb.DuckDBPyConnection, layer: Layer) -> pa.Table:
+    """(a, b, n_a, n_b, hits, weight) of an exact layer over ``_co_posts`` (load it first); leaves the
+    layer's actions in ``_co_act`` for the null model. ``pairs.layer_pairs`` dispatches every layer."""
     load_actions(con, layer)
     t = fetch(con, PAIRS + " ORDER BY a, b", [layer.window_us, layer.min_weight])
     return t.append_column("weight", pc.max_element_wise(t["n_a"], t["n_b"]))

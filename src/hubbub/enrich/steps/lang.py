@@ -43,9 +43,11 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+from scipy.special import logsumexp
 
 from hubbub.enrich.base import Step
 from hubbub.privacy import MENTION_PATTERN, MENTION_RE
+from hubbub.text.hashing import FNV_PRIME, GOLDEN, splitmix64
 
 MIN_LETTERS = 4
 MODEL_PATH = Path(__file__).resolve().parents[1] / "models" / "langid_latin.hblid"
@@ -134,11 +136,9 @@ def normalise(cleaned: str) -> str:
 
 
 _U64 = np.uint64
-_ROLL = 0x100000001B3
+_ROLL = int(FNV_PRIME)
 _ROLL_INV = pow(_ROLL, -1, 1 << 64)
-_M1 = _U64(0xBF58476D1CE4E5B9)
-_M2 = _U64(0x94D049BB133111EB)
-_SALT_NGRAM = 0x9E3779B97F4A7C15
+_SALT_NGRAM = int(GOLDEN)
 _SALT_WORD = 0xD6E8FEB86659FD93
 
 
@@ -153,13 +153,7 @@ def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _mix(x: np.ndarray, bits: int) -> np.ndarray:
-    with np.errstate(over="ignore"):
-        x = x ^ (x >> _U64(30))
-        x = x * _M1
-        x = x ^ (x >> _U64(27))
-        x = x * _M2
-        x = x ^ (x >> _U64(31))
-    return (x >> _U64(64 - bits)).astype(np.int64)
+    return (splitmix64(x) >> _U64(64 - bits)).astype(np.int64)
 
 
 def _span_hash(up: np.ndarray, prefix: np.ndarray, a: np.ndarray, b: np.ndarray, salt: int, bits: int) -> np.ndarray:
@@ -229,7 +223,7 @@ class LatinTweetModel:
     def log_posteriors(self, normalised: Sequence[str]) -> np.ndarray:
         """(texts, classes) log posteriors under a uniform prior, from normalised texts."""
         s, _ = self.log_likelihoods(normalised)
-        return s - _logsumexp(s)
+        return s - logsumexp(s, axis=1, keepdims=True)
 
     @classmethod
     def load(cls, path: Path = MODEL_PATH) -> LatinTweetModel:
@@ -262,11 +256,6 @@ def encode_model(classes: Sequence[str], log_probs: np.ndarray, meta: dict[str, 
               "quant_lo": [float(np.float32(v)) for v in lo], "quant_step": [float(np.float32(v)) for v in step]}
     h = json.dumps(header, sort_keys=True, ensure_ascii=False).encode()
     return MAGIC + struct.pack("<I", len(h)) + h + zlib.compress(np.ascontiguousarray(q).tobytes(), 9)
-
-
-def _logsumexp(s: np.ndarray) -> np.ndarray:
-    m = s.max(axis=1, keepdims=True)
-    return m + np.log(np.exp(s - m).sum(axis=1, keepdims=True))
 
 
 @cache
@@ -366,7 +355,7 @@ class LangStep(Step):
         fit_of: dict[int, float] = {}
         if latin:
             ll, nfeat = model.log_likelihoods([normalise(cleaned[i]) for i in latin])
-            lps = ll - _logsumexp(ll)
+            lps = ll - logsumexp(ll, axis=1, keepdims=True)
             fit = ll[:, model.classes.index("hi")] / np.maximum(nfeat, 1)
             lp_of = {i: lps[j] for j, i in enumerate(latin)}
             fit_of = {i: float(fit[j]) for j, i in enumerate(latin)}

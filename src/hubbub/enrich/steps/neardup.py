@@ -1,5 +1,5 @@
 """Near-duplicate keys: a normalised-text hash (exact duplicates) and MinHash + LSH band keys
-(near duplicates: copypasta, templated posts), for ``hubbub.analyze.neardup`` to cluster.
+(near duplicates: copypasta, templated posts), for ``hubbub.enrich.clusters`` to cluster.
 
 Normalisation (``normalise``), the same for every script: NFKC, casefold, the ``RT`` prefix,
 links, @mentions (stored as ``@acct_...``), ``#`` signs, punctuation, symbols and emoji removed,
@@ -39,6 +39,7 @@ import pyarrow as pa
 
 from hubbub.enrich.base import Step
 from hubbub.privacy import MENTION_PATTERN
+from hubbub.text.hashing import FNV_PRIME, GOLDEN, splitmix64
 
 SHINGLE = 5  # characters per shingle
 NUM_PERM = 128
@@ -52,10 +53,8 @@ _LINK_OR_MENTION = re.compile(r"(?:https?://|www\.)\S+|" + MENTION_PATTERN)
 _RT = re.compile(r"^\s*rt\b\s*:?\s*")
 _ZEROS = re.compile(r"00+")
 
-_GOLD = np.uint64(0x9E3779B97F4A7C15)
-_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
-_MIX2 = np.uint64(0x94D049BB133111EB)
-_POLY = np.uint64(0x100000001B3)  # FNV prime: multiplier of the rolling shingle hash
+_GOLD = GOLDEN
+_POLY = FNV_PRIME  # multiplier of the rolling shingle hash
 
 
 @cache
@@ -94,15 +93,6 @@ def text_hash(norm: str) -> int:
     return int.from_bytes(d, "little", signed=True)
 
 
-def _mix(x: np.ndarray) -> np.ndarray:
-    """splitmix64 finaliser (uint64 in, uint64 out, wraps)."""
-    x = x ^ (x >> np.uint64(30))
-    x = x * _MIX1
-    x = x ^ (x >> np.uint64(27))
-    x = x * _MIX2
-    return x ^ (x >> np.uint64(31))
-
-
 def shingle_hashes(texts: list[str], salt: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """64-bit hashes of every character SHINGLE-gram of every text (each at least SHINGLE long),
     and the start of each text's run in that array."""
@@ -115,7 +105,7 @@ def shingle_hashes(texts: list[str], salt: int = 0) -> tuple[np.ndarray, np.ndar
         for j in range(1, SHINGLE):
             h *= _POLY
             h ^= cp[j:j + n]
-        h = _mix(h ^ np.uint64(salt & 0xFFFFFFFFFFFFFFFF))
+        h = splitmix64(h ^ np.uint64(salt & 0xFFFFFFFFFFFFFFFF))
     counts = lens - SHINGLE + 1
     text_start = np.concatenate(([0], np.cumsum(lens)[:-1]))
     out_start = np.concatenate(([0], np.cumsum(counts)[:-1]))
@@ -166,7 +156,7 @@ class MinHasher:
         k = np.broadcast_to(self.band_salt, (len(sig), self.bands)).copy()
         with np.errstate(over="ignore"):
             for r in range(self.rows):
-                k = _mix((k + _GOLD) ^ x[:, :, r])
+                k = splitmix64((k + _GOLD) ^ x[:, :, r])
         return k.view(np.int64)
 
 

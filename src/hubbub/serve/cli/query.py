@@ -12,12 +12,14 @@ import typer
 from rich.text import Text
 
 from hubbub.api import EXPORT_FORMATS
-from hubbub.serve.cli import (
+from hubbub.serve.cli.common import (
     STATE,
     ChartOpt,
     CsvOpt,
     DatasetOpt,
+    EnrichmentOpt,
     JsonOpt,
+    SaveOpt,
     WorkspaceOpt,
     _check_chart,
     _emit,
@@ -53,16 +55,18 @@ def search_cmd(
     count_only: Annotated[bool, typer.Option("--count", help="Only print the number of matching posts.")] = False,
     export: Annotated[Path | None, typer.Option("--export", help="Write every matching post to .csv, .parquet "
                                                 "or .jsonl.")] = None,
+    enrichment: EnrichmentOpt = None,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Posts matching a query: a page of them (newest or most engaged first), their count, or an export."""
+    """Posts matching a query: a page of them (newest or most engaged first), their count, or an export;
+    --json, --csv and --export carry the enrichment columns."""
     if export is not None and export.suffix.lstrip(".").lower() not in (*EXPORT_FORMATS, "ndjson"):
         _fail(f"{export}: unknown export format; use .csv, .parquet or .jsonl")
     with _open(workspace, read_only=export is None) as hb, _user_errors():
         if export is not None:
-            n = hb.export(export, dataset=dataset, query=query)
+            n = hb.export(export, dataset=dataset, query=query, enrichment=enrichment)
             if not STATE["quiet"]:
                 err.print(Text(f"wrote {n:,} posts to {export}"))
             return
@@ -73,8 +77,10 @@ def search_cmd(
             else:
                 out.print(f"{total}")
             return
-        rows = hb.search(query, dataset, sort=sort, ascending=oldest, page=page, limit=limit)
-    if not as_json and not as_csv:
+        table_view = not as_json and not as_csv
+        rows = hb.search(query, dataset, sort=sort, ascending=oldest, page=page, limit=limit,
+                         enrichment="none" if table_view else enrichment)
+    if table_view:
         short = [None if t is None else (t if len(t) <= TEXT_WIDTH else t[:TEXT_WIDTH - 1] + "…")
                  for t in rows["text"].to_pylist()]
         rows = rows.set_column(rows.column_names.index("text"), "text", pa.array(short, pa.string()))
@@ -86,18 +92,20 @@ def search_cmd(
 def trends_cmd(
     query: Annotated[str, typer.Argument(metavar="QUERY", help="A query (docs/query.md); '' for every post.")] = "",
     interval: Annotated[str, typer.Option("--interval", help="hour, day or week (UTC).")] = "day",
-    by: Annotated[str | None, typer.Option("--by", help="platform, lang, topic, sentiment, hashtag, domain, "
-                                           "cluster, kind or dataset.")] = None,
-    top: Annotated[int, typer.Option("--top", help="Values of --by kept; the rest are '(other)'.")] = 10,
+    by: Annotated[str | None, typer.Option("--by", help="platform, lang (detected), lang_declared (by the platform), "
+                                           "topic, sentiment, hashtag, domain, cluster, kind or dataset.")] = None,
+    top: Annotated[int, typer.Option("--top", help="Values of --by kept; the rest are '(other posts)', or '(other "
+                                     "occurrences)' for hashtag and domain.")] = 10,
     dataset: DatasetOpt = None,
     chart: ChartOpt = None,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
+    save: SaveOpt = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Posts per hour, day or week matching a query, broken down by one dimension, with shares."""
     _check_chart(chart)
-    with _open(workspace) as hb, _user_errors():
+    with _open(workspace, read_only=True, save_runs=save) as hb, _user_errors():
         series = hb.trends(query, interval=interval, by=by, dataset=dataset, top=top)
     if chart is not None:
         from hubbub.serve.charts import trends_chart

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import typer
 from rich.console import Console
-from rich.progress import Progress, ProgressColumn, SpinnerColumn, Task, TextColumn
+from rich.progress import BarColumn, Progress, ProgressColumn, SpinnerColumn, Task, TextColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -50,6 +50,13 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a t
 CsvOpt = Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table.")]
 ChartOpt = Annotated[Path | None, typer.Option("--chart", help="Write a chart (.png or .svg).")]
 DatasetOpt = Annotated[str | None, typer.Option("--dataset", "-d", help="Only this dataset.")]
+SaveOpt = Annotated[bool, typer.Option(
+    "--save", help="Record the run's provenance in the workspace (`hubbub runs`); without it the workspace is "
+                   "only read.")]
+EnrichmentOpt = Annotated[str | None, typer.Option(
+    "--enrichment", "-e", metavar="STEPS",
+    help="Enrichment columns: all (default: every step that ran, but the embedding), none, or steps such as "
+         "lang,sentiment,topic (docs/schema.md).", show_default=False)]
 
 
 def _version(value: bool) -> None:
@@ -73,9 +80,9 @@ def _ws(workspace: Path | None) -> Path:
     return workspace or STATE["workspace"] or default_path()
 
 
-def _open(workspace: Path | None, read_only: bool = False) -> Hubbub:
+def _open(workspace: Path | None, read_only: bool = False, save_runs: bool = False) -> Hubbub:
     try:
-        return Hubbub(_ws(workspace), read_only=read_only)
+        return Hubbub(_ws(workspace), read_only=read_only and not save_runs, save_runs=save_runs)
     except WorkspaceError as exc:
         _fail(str(exc))
 
@@ -136,7 +143,8 @@ def import_cmd(
     as_json: JsonOpt = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Import posts. Exit status: 0 all imported, 3 some records quarantined, 4 some file unreadable."""
+    """Import posts. Exit status: 0 all imported, 3 some records quarantined, 4 some file unreadable (files
+    in a folder that are not posts are skipped, not failed)."""
     path = _ws(workspace)
     hb = Hubbub(path, create=True)
     source = None
@@ -186,6 +194,26 @@ class _RateColumn(ProgressColumn):
         return Text(f"{int(task.completed):,} records  {rate:,.0f}/s", style="cyan")
 
 
+class _StepColumn(ProgressColumn):
+    """Posts done of the step's total, rate, and the time left (the time taken once done)."""
+
+    def render(self, task: Task) -> Text:
+        done, total = int(task.completed), int(task.total or 0)
+        elapsed = task.finished_time if task.finished else (task.elapsed or 0.0)
+        rate = done / elapsed if elapsed else 0.0
+        if task.finished:
+            when = f"done in {_clock(elapsed)}"
+        else:
+            left = task.time_remaining
+            when = f"ETA {_clock(left)}" if left is not None else "ETA -:--:--"
+        return Text(f"{done:,}/{total:,} posts  {rate:,.0f}/s  {when}", style="cyan")
+
+
+def _clock(seconds: float | None) -> str:
+    s = int(round(seconds or 0))
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
 class _progress:
     """Context manager giving a progress callback (file, records read) or None when quiet."""
 
@@ -224,7 +252,7 @@ def _print_summary(s: ImportSummary) -> None:
         t.add_column(c, justify="right", no_wrap=True)
     names = _short_paths([f.path for f in s.files])
     for f, name in zip(s.files, names, strict=True):
-        style = {"failed": "red", "partial": "yellow"}.get(f.status, "")
+        style = {"failed": "red", "partial": "yellow", "not-posts": "dim"}.get(f.status, "")
         t.add_row(Text(name), f.format or "-", Text(f.status, style=style),
                   *[f"{getattr(f, c):,}" for c in nums])
     tot = s.to_dict()["totals"]
@@ -252,10 +280,19 @@ def _short_paths(paths: list[str]) -> list[str]:
 
 
 # -- enrich ---------------------------------------------------------------------------------------
+def _steps_help() -> str:
+    """The --steps help, from the registry: which steps run by default and which only when named."""
+    from hubbub.enrich.registry import all_steps, default_steps
+
+    on = [s.name for s in default_steps()]
+    opt_in = sorted(set(all_steps()) - set(on))
+    return f"Comma-separated steps (default: {', '.join(on)}; only when named: {', '.join(opt_in)})."
+
+
 @app.command("enrich")
 def enrich_cmd(
     dataset: DatasetOpt = None,
-    steps: Annotated[str | None, typer.Option("--steps", "-s", help="Comma-separated steps (default: all).")] = None,
+    steps: Annotated[str | None, typer.Option("--steps", "-s", help=_steps_help())] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed for steps that sample.")] = 0,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Posts per committed batch.")] = 5_000,
     option: Annotated[list[str] | None, typer.Option(
@@ -275,7 +312,8 @@ def enrich_cmd(
             if quiet:
                 results = hb.enrich(names, dataset=dataset, seed=seed, batch_size=batch_size, options=options)
             else:
-                with Progress(SpinnerColumn(), TextColumn("{task.description}"), _RateColumn(), console=err) as p:
+                with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), _StepColumn(),
+                              console=err) as p:
                     tasks: dict[str, Any] = {}
 
                     def prog(step: str, done: int, total: int) -> None:
@@ -334,15 +372,18 @@ def datasets(as_json: JsonOpt = False, workspace: WorkspaceOpt = None) -> None:
 @app.command()
 def stats(
     dataset: DatasetOpt = None,
-    by: Annotated[list[str] | None, typer.Option("--by", help="platform, kind, lang, day, dataset (repeatable).")
+    by: Annotated[list[str] | None, typer.Option(
+        "--by", help="platform, kind, lang (detected), lang_declared (by the platform), day, dataset (repeatable).")
                   ] = None,
     as_json: JsonOpt = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Post counts by platform, kind, declared language and day."""
+    """Post counts by platform, kind, detected and declared language, and day."""
+    from hubbub.analyze.stats import TITLES
+
     with _open(workspace) as hb:
         try:
-            tables = hb.stats(dataset, by=by or ("platform", "kind", "lang", "day"))
+            tables = hb.stats(dataset, by=by or ("platform", "kind", "lang", "lang_declared", "day"))
         except ValueError as exc:
             _fail(str(exc))
     if as_json:
@@ -350,7 +391,46 @@ def stats(
                                       option=orjson.OPT_INDENT_2 | orjson.OPT_NAIVE_UTC).decode() + "\n")
         return
     for name, table in tables.items():
-        _emit(table, False, name)
+        _emit(table, False, TITLES.get(name, name))
+
+
+@app.command()
+def runs(
+    kind: Annotated[str | None, typer.Option("--kind", "-k", help="Only this kind: enrich, analysis, a step or "
+                                             "an analysis (lang, trends, spikes, ...), or a whole kind.")] = None,
+    dataset: DatasetOpt = None,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many, newest first.")] = 50,
+    as_json: JsonOpt = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Recorded enrichment and analysis runs (provenance): kind, time, dataset, query, parameters, counts."""
+    with _open(workspace, read_only=True) as hb, _user_errors():
+        table = hb.runs(kind, dataset, limit)
+    if as_json:
+        rows = [{**r, "params": orjson.loads(r["params"]) if r["params"] else None,
+                 "counts": orjson.loads(r["counts"]) if r["counts"] else None} for r in table.to_pylist()]
+        sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2 | orjson.OPT_NAIVE_UTC).decode() + "\n")
+        return
+    started = [None if t is None else t.strftime("%Y-%m-%d %H:%M:%SZ") for t in table["started_at"].to_pylist()]
+    _emit(pa.table({"started (UTC)": pa.array(started, pa.string()), "kind": table["kind"],
+                    "dataset": table["dataset"], "query": table["query"], "seconds": table["seconds"],
+                    "params": [_brief(p, _OWN_COLUMN) for p in table["params"].to_pylist()],
+                    "counts": [_brief(c) for c in table["counts"].to_pylist()], "run_id": table["run_id"]}),
+          False, "runs (newest first; --json for every parameter)")
+
+
+_OWN_COLUMN = ("dataset", "query", "selection", "model", "step", "analysis")  # shown elsewhere, or long
+
+
+def _brief(doc: str | None, drop: tuple[str, ...] = ()) -> str | None:
+    """A run's JSON for the table: compact, without ``drop``, cut short."""
+    if not doc:
+        return None
+    d = orjson.loads(doc)
+    if isinstance(d, dict):
+        d = {k: v for k, v in d.items() if k not in drop}
+    text = orjson.dumps(d).decode()
+    return text if len(text) <= 60 else text[:59] + "…"
 
 
 @app.command()
@@ -359,14 +439,15 @@ def export(
     format: Annotated[str | None, typer.Option("--format", "-f", help="csv, parquet or jsonl.")] = None,
     dataset: DatasetOpt = None,
     raw: Annotated[bool, typer.Option("--raw", help="Include the (pseudonymised) raw source record.")] = False,
+    enrichment: EnrichmentOpt = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Export posts (one row per post, account keys only)."""
+    """Export posts with their enrichment columns (one row per post, account keys only)."""
     if format is not None and format not in EXPORT_FORMATS:
         _fail(f"unknown export format {format!r}; choose one of {', '.join(EXPORT_FORMATS)}")
     with _open(workspace) as hb:
         try:
-            n = hb.export(out_path, format=format, dataset=dataset, include_raw=raw)
+            n = hb.export(out_path, format=format, dataset=dataset, include_raw=raw, enrichment=enrichment)
         except ValueError as exc:
             _fail(str(exc))
     if not STATE["quiet"]:
@@ -385,11 +466,13 @@ def formats(as_json: JsonOpt = False) -> None:
 @app.command()
 def snapshot(
     out_dir: Annotated[Path, typer.Argument(metavar="DIR", help="Folder for the Parquet layout.")],
+    enrichment: EnrichmentOpt = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Write posts as Parquet partitioned by dataset and day (the layout other engines such as Spark read)."""
-    with _open(workspace) as hb:
-        p = hb.store.snapshot(out_dir)
+    """Write posts with their enrichment columns as Parquet partitioned by dataset and day (the layout other
+    engines such as Spark read)."""
+    with _open(workspace) as hb, _user_errors():
+        p = hb.snapshot(out_dir, enrichment=enrichment)
     if not STATE["quiet"]:
         err.print(Text(f"wrote {p}"))
 
@@ -405,7 +488,7 @@ def quarantine_list(
     """List quarantined records: file, line or offset, format and reason."""
     if ctx.invoked_subcommand is not None:
         return
-    with _open(workspace) as hb:
+    with _open(workspace) as hb, _user_errors():
         _emit(hb.quarantine(dataset, include_resolved=all_), as_json, "quarantine")
 
 
@@ -419,7 +502,7 @@ def quarantine_retry(
 ) -> None:
     """Map quarantined records again (after fixing a mapping); those that now map are imported."""
     source = _mapping_source(mapping) if mapping else None
-    with _open(workspace) as hb:
+    with _open(workspace) as hb, _user_errors():
         r = hb.retry_quarantine(dataset, format=format, source=source)
     d = {"tried": r.tried, "resolved": r.resolved, "still_quarantined": r.still_quarantined,
          "imported": r.imported, "duplicate": r.duplicate}
@@ -440,7 +523,8 @@ def _emit(table: pa.Table, as_json: bool, title: str) -> None:
         sys.stdout.write(orjson.dumps(table.to_pylist(), option=orjson.OPT_INDENT_2 | orjson.OPT_NAIVE_UTC,
                                       default=str).decode() + "\n")
         return
-    t = Table(title=None if STATE["quiet"] else title, title_justify="left")
+    title_ = None if STATE["quiet"] else title
+    t = Table(title=title_, title_justify="left", min_width=len(title_) if title_ and len(title_) < 60 else None)
     for name in table.column_names:
         numeric = pa.types.is_integer(table[name].type) or pa.types.is_floating(table[name].type)
         t.add_column(name, justify="right" if numeric else "left", overflow="fold")
@@ -460,20 +544,3 @@ def _fmt(v: Any) -> str:
     if hasattr(v, "isoformat"):
         return v.isoformat().replace("+00:00", "Z")
     return str(v)
-
-
-from hubbub.serve import cli_analyze as _cli_analyze  # noqa: E402,F401
-from hubbub.serve import cli_coord as _cli_coord  # noqa: E402,F401
-from hubbub.serve import cli_query as _cli_query  # noqa: E402,F401
-from hubbub.serve import cli_topics as _cli_topics  # noqa: E402,F401
-
-
-def main() -> None:
-    app()
-
-
-if __name__ == "__main__":
-    # `python -m`: run the app of the imported module, the one the cli_* modules register their verbs on
-    from hubbub.serve.cli import main as _main
-
-    _main()

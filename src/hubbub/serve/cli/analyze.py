@@ -11,11 +11,12 @@ import orjson
 import pyarrow as pa
 import typer
 
-from hubbub.serve.cli import (
+from hubbub.serve.cli.common import (
     ChartOpt,
     CsvOpt,
     DatasetOpt,
     JsonOpt,
+    SaveOpt,
     WorkspaceOpt,
     _check_chart,
     _emit,
@@ -51,11 +52,12 @@ def spikes_cmd(
     chart: ChartOpt = None,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
+    save: SaveOpt = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Spikes against an hour-of-day x weekday baseline, with drivers and representative posts."""
     _check_chart(chart)
-    with _open(workspace) as hb, _user_errors():
+    with _open(workspace, read_only=True, save_runs=save) as hb, _user_errors():
         res = hb.spikes(query, interval=interval, dataset=dataset, history_days=history_days, fdr=fdr,
                         min_count=min_count, min_ratio=min_ratio)
     table = res.spikes if as_csv else res.spikes.select(["spike_id", "start", "end", "posts", "expected", "ratio",
@@ -81,10 +83,11 @@ def narratives_cmd(
     all_: Annotated[bool, typer.Option("--all", help="Also narratives within one language and platform.")] = False,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
+    save: SaveOpt = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Content carried across languages and platforms, with where it started and how it spread."""
-    with _open(workspace) as hb, _user_errors():
+    with _open(workspace, read_only=True, save_runs=save) as hb, _user_errors():
         res = hb.narratives(query, dataset=dataset, threshold=threshold, mutual_k=mutual_k, cross_only=not all_)
     _out(res.spread if as_csv else res.narratives, res.to_dict(), as_json, as_csv, f"narratives (run {res.run_id})")
     if not as_json and not as_csv and res.spread.num_rows:
@@ -100,12 +103,13 @@ def topics_cmd(
     chart: ChartOpt = None,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
+    save: SaveOpt = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Topics of the selected posts (label, size, share, sentiment) with their evolution: sizes and sentiment
     over time, emerging and fading topics. One topic's posts: `hubbub topic ID`."""
     _check_chart(chart)
-    with _open(workspace) as hb, _user_errors():
+    with _open(workspace, read_only=True, save_runs=save) as hb, _user_errors():
         res = hb.topic_evolution(query, interval=interval, dataset=dataset, recent=recent)
     doc = {"run_id": res.run_id, "params": res.params, "topics": res.topics.to_pylist(),
            "series": res.series.to_pylist()}

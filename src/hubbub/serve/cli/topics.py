@@ -7,7 +7,7 @@ from typing import Annotated
 import orjson
 import typer
 
-from hubbub.serve.cli import JsonOpt, WorkspaceOpt, _emit, _fail, _open, app
+from hubbub.serve.cli.common import JsonOpt, WorkspaceOpt, _emit, _fail, _open, app
 
 
 @app.command("topic", context_settings={"ignore_unknown_options": True})  # `hubbub topic -1`: outliers

@@ -1,0 +1,3 @@
+from hubbub.serve.cli import main
+
+main()
