@@ -6,9 +6,12 @@ gives one, else ``@`` + the handle in lower case. The platform is part of the me
 account name on two platforms gets unrelated keys.
 
 Raw handles, display names and account ids are replaced by their key everywhere they appear in a
-stored post: text, mentions and the raw record. Only a dataset imported with the explicit
+stored post: text, mentions, links and the raw record. Text is scrubbed of @mentions
+(``MENTION_PATTERN``, the one mention rule of the code base); the raw record is scrubbed by walking
+the parsed record (``record_strings`` / ``put_strings``), never by matching its JSON text, and
+loses the profile fields of the accounts in it. Only a dataset imported with the explicit
 ``keep_handles`` opt-in keeps the author handle (column ``author_handle``) and the raw record as
-found.
+found. docs/schema.md (Pseudonymisation) states the rules.
 """
 
 from __future__ import annotations
@@ -407,70 +410,86 @@ def record_strings(obj: Any, keys: dict[Any, Any], numbers: dict[int, str],
         return k if k is not None else (id_key(s) or v)
 
     def key_of_account(x: dict[Any, Any]) -> str | None:
-        vals = [str(x[f]) for f in _ID_IN_ACCOUNT + _ACCOUNT_MARKERS
-                if isinstance(x.get(f), str | int) and not isinstance(x.get(f), bool) and x.get(f) != ""]
-        for v in vals:
+        first_id = first_handle = None
+        for f in _ID_IN_ACCOUNT + _ACCOUNT_MARKERS:
+            v = x.get(f)
+            if v is None or v == "" or not (type(v) is str or type(v) is int):
+                continue
+            v = str(v)
             k = kget(v) or kget(v.lower())
             if k is not None:
                 return k
-        for f in _ID_IN_ACCOUNT:
-            ref = x.get(f)
-            if isinstance(ref, str | int) and not isinstance(ref, bool) and ref != "" and id_key is not None:
-                return id_key(str(ref))
-        for f in _ACCOUNT_MARKERS:
-            ref = x.get(f)
-            if isinstance(ref, str) and ref and handle_key is not None:
-                return handle_key(ref.split("@")[0] if f == "acct" else ref)
+            if f in _ACCOUNT_MARKERS:
+                first_handle = first_handle or (v.split("@")[0] if f == "acct" else v)
+            else:
+                first_id = first_id or v
+        if first_id is not None and id_key is not None:
+            return id_key(first_id)
+        if first_handle is not None and handle_key is not None:
+            return handle_key(first_handle)
         return None
+
+    special_plain = anywhere | skip | id_keys
+    special_acct = in_account | skip | id_keys | _ACCOUNT_FIELDS
+
+    def value(v: Any) -> Any:
+        """A value inside a container (strings are collected by the caller)."""
+        t = type(v)
+        if t is dict or t is list or isinstance(v, dict | list | tuple):
+            return walk(v)
+        if t is int and v in numbers:
+            return numbers[v]
+        return v
 
     def walk(x: Any) -> Any:
         if isinstance(x, dict):
             acct = not markers.isdisjoint(x)
-            drop = in_account if acct else anywhere
-            own = key_of_account(x) if acct else None
+            if acct:
+                drop, special, own = in_account, special_acct, key_of_account(x)
+            else:
+                drop, special, own = anywhere, special_plain, None
             out: dict[Any, Any] = {}
+            named = not keys.keys().isdisjoint(x)  # a key of this dict is an identity
             for k, v in x.items():
-                if k in drop or (isinstance(k, str) and "." in k and k.rpartition(".")[2] in drop):
-                    continue
-                if k in skip:
-                    out[k] = v
-                    continue
-                if own is not None and k in _ACCOUNT_FIELDS and isinstance(v, str | int) and not isinstance(v, bool):
-                    v = own
-                elif k in id_keys:
-                    v = account_id(v)
-                k = kget(k, k)
-                if isinstance(v, str):
+                if k in special:
+                    if k in drop:
+                        continue
+                    if k in skip:
+                        out[k] = v
+                        continue
+                    if own is not None and k in _ACCOUNT_FIELDS:
+                        if (type(v) is str or type(v) is int) and v != "":
+                            v = own
+                    elif k in id_keys:
+                        v = account_id(v)
+                elif type(k) is str:
+                    if "." in k and k.rpartition(".")[2] in drop:
+                        continue
+                    if named:
+                        k = kget(k, k)
+                if type(v) is str:
                     out[k] = v
                     add(v)
                     slot((out, k))
-                elif isinstance(v, dict | list):
-                    out[k] = walk(v)
-                elif isinstance(v, int) and not isinstance(v, bool) and v in numbers:
-                    out[k] = numbers[v]
                 else:
-                    out[k] = v
+                    out[k] = value(v)
             return out
-        if isinstance(x, list):
+        if isinstance(x, list | tuple):
             lst: list[Any] = []
             for v in x:
-                if isinstance(v, str):
+                if type(v) is str:
                     slot((lst, len(lst)))
                     add(v)
                     lst.append(v)
-                elif isinstance(v, dict | list):
-                    lst.append(walk(v))
-                elif isinstance(v, int) and not isinstance(v, bool) and v in numbers:
-                    lst.append(numbers[v])
                 else:
-                    lst.append(v)
+                    lst.append(value(v))
             return lst
         if isinstance(x, str):
             box = [x]
             add(x)
             slot((box, 0))
             return box
-        if isinstance(x, int) and not isinstance(x, bool):
+        if type(x) is int:
             return numbers.get(x, x)
         return x
 
