@@ -127,6 +127,11 @@ def test_oct6_surge_explained_by_reposts_accounts_and_coordination(ira):
     assert big["peak"] == peak["bucket"] and big["peak_posts"] == peak["posts"]
     domains = {d for d in ira.store.query("SELECT DISTINCT unnest(domains) AS d FROM posts")["d"].to_pylist()}
     assert "t.co" in domains and not domains & {"t…", "w", "open.s", "…", "t.…", "media", "younas"}
+    from hubbub.analyze.coordination import coordination  # the clusters' top domains follow the same rule
+
+    co = coordination(ira.store, dataset="ira", context=False)
+    top = {d["domain"] for c in co.clusters.to_pylist() for d in c["top_domains"] or []}
+    assert "t.co" in top and top <= domains
 
 
 @pytest.mark.slow

@@ -80,15 +80,14 @@ def leiden_members(graph: pa.Table, resolution: float = 1.0, seed: int = 0, min_
                      "cluster": pa.array([number[labels[i]] for i in keep], pa.int64())})
 
 
-# Over _co_posts and _co_members(author_key, cluster): per cluster, what its accounts posted.
+# Over _co_posts (from load_posts: with the posts' ``domains``, the store's one rule for a link's domain)
+# and _co_members(author_key, cluster): per cluster, what its accounts posted.
 _SUMMARY = f"""WITH mp AS (SELECT m.cluster, p.* FROM _co_posts p JOIN _co_members m ON m.author_key = p.u),
 base AS (SELECT cluster, count(*) AS posts, min(ts) AS first_us, max(ts) AS last_us FROM mp GROUP BY cluster),
 links AS (SELECT cluster, url, count(*) AS n FROM (SELECT cluster, unnest(list_distinct(urls)) AS url FROM mp)
           GROUP BY cluster, url QUALIFY row_number() OVER (PARTITION BY cluster ORDER BY n DESC, url) <= {TOP}),
 doms AS (SELECT cluster, dom, count(*) AS n FROM (
-           SELECT cluster,
-             unnest(list_distinct(list_transform(urls, lambda x: regexp_extract(x, '^[a-z]+://([^/?#]+)', 1)))) AS dom
-           FROM mp) WHERE dom <> ''
+           SELECT cluster, unnest(list_distinct(domains)) AS dom FROM mp) WHERE dom <> ''
          GROUP BY cluster, dom QUALIFY row_number() OVER (PARTITION BY cluster ORDER BY n DESC, dom) <= {TOP}),
 tags AS (SELECT cluster, tag, count(*) AS n FROM (
            SELECT cluster, unnest(list_distinct(list_transform(hashtags, lambda h: lower(h)))) AS tag FROM mp)

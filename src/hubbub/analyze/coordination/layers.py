@@ -38,7 +38,7 @@ from hubbub.canonical import account_rank, masked_text
 from hubbub.store.store import Store, arrow_of
 
 _POST_COLS = ("author_key", "created_at", "platform", "post_id", "kind", "reposted_id", "parent_id",
-              "urls_canonical", "hashtags", "text")
+              "urls_canonical", "domains", "hashtags", "text")
 LAYERS = ("link", "repost", "text", "reply", "hashtag", "near")
 EXACT_LAYERS = LAYERS[:5]
 
@@ -124,7 +124,7 @@ def load_posts(store: Store, expr: Any) -> int:
     con.execute(
         """CREATE OR REPLACE TEMP TABLE _co_posts AS
         SELECT author_key AS u, epoch_us(created_at) AS ts, platform, post_id, kind, reposted_id, parent_id,
-               urls_canonical AS urls, hashtags, text
+               urls_canonical AS urls, hashtags, text, domains
         FROM _co_sel WHERE author_key IS NOT NULL AND created_at IS NOT NULL""")
     con.execute("DROP TABLE _co_sel")
     rank_accounts(con)
