@@ -97,9 +97,15 @@ def _huge(r: random.Random) -> str:
     ])
 
 
+# what the fuzz found before (seed 99: an unknown field with a quoted value reached the compiler) and
+# the reproducers of issue 10, run first every time
+FOUND = ['colour:"quoted value"', 'trump ANDreposts:"x"', "likes:>99999999999999999999999", "\u0301", "ͮ\n_",
+         "abc \udcff", "a NEAR/-1 b", "a NEAR/ b", "likes:10..1", "ｐａｙｐａｌ", "trump or clinton"]
+
+
 def cases() -> list[str]:
     r = random.Random(SEED)
-    out = []
+    out = list(FOUND)
     for i in range(CASES):
         if i % 10 == 0:
             out.append(_huge(r))

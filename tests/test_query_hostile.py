@@ -252,3 +252,13 @@ def test_the_caret_stands_under_the_column_in_wide_scripts():
     assert e.position == 5 and e.display().splitlines()[1].index("^") == 7  # 3 wide characters and a space
     e = error("e\u0301lection likes:>x")
     assert e.display().splitlines()[1].index("^") == len("élection likes:>")
+
+
+@pytest.mark.parametrize("query,column", [('colour:"red"', 1), ('trump ANDreposts:"x"', 7), ('m:"quoted value"', 1)])
+def test_an_unknown_field_with_a_quoted_value_is_an_error(hb: Hubbub, query: str, column: int):
+    """Found by the fuzz test: ``name:"value"`` skipped the check of the field's name, and the search
+    failed with an AssertionError in the compiler."""
+    e = error(query)
+    assert e.position == column and "unknown field" in e.message
+    with pytest.raises(QueryError):
+        ids(hb, query)

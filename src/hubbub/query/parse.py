@@ -187,6 +187,7 @@ def _tokens(q: str) -> list[_Tok]:
                 j += 1
             word = q[i:j]
             if word.endswith(":") and j < n and q[j] == '"' and _FIELD.fullmatch(word):
+                _known_field(word[:-1], i + 1, q)
                 text, k = _quoted(q, j)
                 toks.append(_Tok("FIELD", word + text, i + 1, quoted=True))
                 i = k + 1
@@ -227,11 +228,15 @@ def _word_token(word: str, pos: int, q: str) -> _Tok:
         return _Tok("NEAR", word, pos, distance=int(d))
     m = _FIELD.fullmatch(word)
     if m and not m.group(2).startswith("//"):
-        if m.group(1).lower() not in FIELDS:
-            raise QueryError(f"unknown field {m.group(1)!r} (fields: {', '.join(FIELDS)}); "
-                             "put it in quotes to search for the text", pos, q)
+        _known_field(m.group(1), pos, q)
         return _Tok("FIELD", word, pos)
     return _Tok("WORD", word, pos)
+
+
+def _known_field(name: str, pos: int, q: str) -> None:
+    if name.lower() not in FIELDS:
+        raise QueryError(f"unknown field {name!r} (fields: {', '.join(FIELDS)}); "
+                         "put it in quotes to search for the text", pos, q)
 
 
 # -- parser -----------------------------------------------------------------------------------
