@@ -17,6 +17,7 @@ class against accuracy) and expected calibration error, and the quality preset's
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -130,7 +131,7 @@ def evaluate_sentiment(data_dir: Path, split: str = "validation", limit: int | N
         emb = quality.predict(texts, hub_p)
         score = macro_recall if metric == "macro_recall" else macro_f1
         in_train = np.asarray([normalize(t) in seen for t in texts], bool)
-        row = {"dataset": name, "language": lang, "n": len(texts), "in_training": int(in_train.sum()),
+        row: dict[str, Any] = {"dataset": name, "language": lang, "n": len(texts), "in_training": int(in_train.sum()),
                "metric": metric, "hubbub": round(score(y, hub), 4),
                "hubbub_embed": round(score(y, emb), 4),
                "vader": round(score(y, vad), 4) if vad is not None else None}
@@ -175,10 +176,10 @@ class _EmbeddingPreset:
         self.embed.setup(0)
         self.model = EmbeddingSentimentModel.load()
 
-    def predict(self, texts: list[str], ngram_p: np.ndarray) -> np.ndarray:
+    def predict(self, texts: Sequence[str | None], ngram_p: np.ndarray) -> np.ndarray:
         from hubbub.enrich.steps.sentiment_embed import predict_proba
 
-        vecs = self.embed.encode(texts)
+        vecs = self.embed.encode(list(texts))
         has = np.array([v is not None for v in vecs], bool)
         x = np.zeros((len(texts), self.model.coef.shape[1]), np.float32)
         if has.any():

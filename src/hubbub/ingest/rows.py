@@ -76,6 +76,7 @@ class RowBuilder:
         post_id = d.get("post_id")
         text = d.get("text")
         if post_id is None or post_id == "":
+            assert isinstance(created, datetime), "check_draft lets no draft without a time through"
             post_id = content_key(platform, author_key, created, text)
 
         # Every account reference in this record, as identity string -> key.
@@ -122,7 +123,8 @@ class RowBuilder:
             if platform == "reddit" and text and "u/" in text:
                 text = REDDIT_USER_RE.sub(lambda m: m.group(1) + (key_for(m.group(2)) or m.group(2)), text)
             # Links keep their domain and path, except an account named in a profile/status path.
-            in_links = [(plat, h, None) for u, expanded in pairs for plat, h in handles_in_links(expanded or u)]
+            in_links: list[tuple[str, str | None, str | None]] = [
+                (plat, h, None) for u, expanded in pairs for plat, h in handles_in_links(expanded or u)]
             in_links += [(plat, None, i) for u, expanded in pairs for plat, i in ids_in_links(expanded or u)]
             url_idents = lowered_idents({h or i: key(plat, i, h) for plat, h, i in in_links})  # type: ignore[misc]
             raw = self._scrub_raw(platform, raw_obj, repl, in_links, key_for, dict(zip(ids, stored_ids, strict=True)))

@@ -34,7 +34,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from hubbub.sources.base import (
     Bad,
@@ -166,7 +166,8 @@ def _thread(node: Obj, loc: str, out: _Out) -> None:
         if not isinstance(n, dict):
             continue
         _post_view(n.get("post"), nloc, out)
-        replies = n.get("replies") if isinstance(n.get("replies"), list) else []
+        found = n.get("replies")
+        replies: list[Any] = found if isinstance(found, list) else []
         for i in range(len(replies) - 1, -1, -1):
             stack.append((replies[i], _sub(nloc, f"replies[{i}]")))
 
@@ -242,7 +243,8 @@ def _from_view(v: Obj) -> Draft | None:
         raise MappingError("uri: missing or not text")
     if not _is_post(rec, uri):
         return None
-    author = v.get("author") if isinstance(v.get("author"), dict) else _uri_author(uri)
+    found = v.get("author")
+    author: Obj = found if isinstance(found, dict) else _uri_author(uri)
     return _draft(uri, rec, author, v, v)
 
 
@@ -290,12 +292,14 @@ def _repost(item: Obj) -> Draft:
 
 
 def _draft(uri: str, rec: Obj, author: Obj, view: Obj | None, raw: Any) -> Draft:
-    text = rec.get("text") if isinstance(rec.get("text"), str) else ""
+    found = rec.get("text")
+    text = found if isinstance(found, str) else ""
     urls, mentions, tags = _facets(rec, text)
     media, quoted, card = _embed(rec.get("embed"))
     if card and card not in urls:
         urls.append(card)
-    reply = rec.get("reply") if isinstance(rec.get("reply"), dict) else {}
+    found = rec.get("reply")
+    reply: Obj = found if isinstance(found, dict) else {}
     parent = _ref_uri(reply.get("parent"))
     root = _ref_uri(reply.get("root"))
     langs = rec.get("langs")
@@ -329,7 +333,7 @@ def _draft(uri: str, rec: Obj, author: Obj, view: Obj | None, raw: Any) -> Draft
     }
 
 
-def _is_post(rec: Any, uri: str) -> bool:
+def _is_post(rec: Any, uri: str) -> TypeGuard[Obj]:
     if not isinstance(rec, dict):
         return False
     typ = rec.get("$type")
@@ -404,7 +408,7 @@ def _span(data: bytes, index: Any) -> str:
     start, end = to_int(index.get("byteStart")), to_int(index.get("byteEnd"))
     if start is None or end is None or not 0 <= start < end <= len(data):
         return ""
-    return data[start:end].decode("utf-8", "replace").strip()
+    return data[int(start):int(end)].decode("utf-8", "replace").strip()
 
 
 def _embed(embed: Any) -> tuple[list[str], str | None, str | None]:

@@ -214,8 +214,7 @@ def _urls(p: dict[str, Any], message: str | None) -> list[tuple[str, str | None]
     out: list[tuple[str, str | None]] = []
     seen: set[str] = set()
     for e in p.get("expandedLinks") or ():
-        if isinstance(e, dict) and _text(e.get("original") or e.get("expanded")):
-            orig = e.get("original") or e.get("expanded")
+        if isinstance(e, dict) and (orig := _text(e.get("original") or e.get("expanded"))):
             out.append((orig, _text(e.get("expanded"))))
             seen.update(x for x in (orig, e.get("expanded")) if x)
     link, expanded = _text(p.get("link")), _text(p.get("expanded"))

@@ -241,7 +241,7 @@ def _decompress(raw: IO[bytes], name: str) -> IO[bytes]:
         return io.BufferedReader(dctx.stream_reader(raw, read_across_frames=True), buffer_size=1 << 20)  # type: ignore[arg-type]
     if isinstance(raw, io.BufferedReader):
         return raw
-    return io.BufferedReader(raw, buffer_size=1 << 20)  # type: ignore[arg-type]
+    return io.BufferedReader(raw, buffer_size=1 << 20)  # type: ignore[arg-type,type-var]
 
 
 def size_of(f: InputFile) -> int:

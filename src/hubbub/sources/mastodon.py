@@ -48,7 +48,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from html.parser import HTMLParser
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
 from hubbub.sources.base import (
@@ -119,7 +119,7 @@ def _non_status_api(s: str) -> bool:
 # Finding statuses in a record
 
 
-def _is_status(x: Any) -> bool:
+def _is_status(x: Any) -> TypeGuard[Status]:
     return (isinstance(x, dict) and "content" in x and "created_at" in x and "account" in x
             and ("uri" in x or "url" in x) and "id" in x)
 
@@ -292,7 +292,8 @@ def _emit(st: Status, loc: str, ctx: _Record, done: set[str], depth: int = 0) ->
 
 
 def _status(st: Status, ctx: _Record, loc: str) -> Draft:
-    acc = st.get("account") if isinstance(st.get("account"), dict) else {}
+    found = st.get("account")
+    acc: dict[str, Any] = found if isinstance(found, dict) else {}
     rb = st.get("reblog") if _is_status(st.get("reblog")) else None
     shown = rb or st  # a boost shows the boosted status's content
     text, urls, tags, mentions = _content(shown)
@@ -389,7 +390,8 @@ def _accounts(st: Status) -> list[Account]:
     reply_to: list[str] = []
     for s in _walk(st):
         accs = [s.get("account")] + list(s.get("mentions") or ())
-        card = s.get("card") if isinstance(s.get("card"), dict) else {}
+        found = s.get("card")
+        card: dict[str, Any] = found if isinstance(found, dict) else {}
         accs += [a.get("account") for a in card.get("authors") or () if isinstance(a, dict)]
         for acc in accs:
             if isinstance(acc, dict):
@@ -447,7 +449,7 @@ def _add_account(out: list[Account], acc: dict[str, Any]) -> None:
 def _content(st: Status) -> tuple[str, list[str], list[str], list[tuple[str | None, str | None]]]:
     """Plain text, link URLs, hashtags (case as written) and mentions (id, acct) of a status."""
     mentions = [m for m in st.get("mentions") or () if isinstance(m, dict)]
-    by_url = {m["url"]: _acct(m) for m in mentions if m.get("url") and _acct(m)}
+    by_url = {m["url"]: a for m in mentions if m.get("url") and (a := _acct(m))}
     html = st.get("content") or ""
     p = _Html(by_url)
     if "<" in html or "&" in html:

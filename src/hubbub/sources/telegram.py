@@ -176,7 +176,7 @@ def _reaction_total(reactions: Any) -> int | None:
     results = reactions.get("results")
     if not isinstance(results, list):
         return None
-    return sum(to_int(r.get("count")) or 0 for r in results if isinstance(r, dict))
+    return int(sum(to_int(r.get("count")) or 0 for r in results if isinstance(r, dict)))
 
 
 def _telethon_entities(draft: Draft, text: str | None, entities: Any) -> None:
@@ -197,7 +197,7 @@ def _telethon_entities(draft: Draft, text: str | None, entities: Any) -> None:
             off, length = to_int(e.get("offset")), to_int(e.get("length"))
             if off is None or length is None or off < 0 or length <= 0:
                 continue
-            part = u16[2 * off : 2 * (off + length)].decode("utf-16-le", "replace")
+            part = u16[2 * int(off) : 2 * int(off + length)].decode("utf-16-le", "replace")
             if typ == "MessageEntityUrl":
                 _add_url(urls, part)
             elif typ == "MessageEntityHashtag":
@@ -478,7 +478,7 @@ def _desktop_media(m: dict[str, Any]) -> list[str]:
     if m.get("photo"):
         types.append("photo")
     if m.get("file") or m.get("media_type"):
-        mt = m.get("media_type")
+        mt = str(m.get("media_type") or "")
         types.append(_DESKTOP_MEDIA.get(mt) or (doc_media_type(m.get("mime_type")) if m.get("mime_type") else
                                                  "document"))
     for key in ("poll", "location_information", "contact_information", "game_title", "invoice_information"):
@@ -503,7 +503,7 @@ def _desktop_reactions(reactions: Any, accounts: list[Account]) -> int | None:
     for r in reactions:
         if not isinstance(r, dict):
             continue
-        total += to_int(r.get("count")) or 0
+        total += int(to_int(r.get("count")) or 0)
         for who in r.get("recent") or ():
             if isinstance(who, dict):
                 _desktop_peer(who.get("from_id"), who.get("from"), accounts)

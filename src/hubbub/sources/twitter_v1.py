@@ -93,7 +93,8 @@ def _status(st: dict[str, Any], loc: str) -> Draft:
         # the retweet's own text is cut: take the original's whole text and its entities
         rt_text, rt_ent, _ = _full(rt)
         if rt_text and (_extended(rt) or not rt.get("truncated")):
-            rt_user = rt.get("user") if isinstance(rt.get("user"), dict) else {}
+            user = rt.get("user")
+            rt_user: dict[str, Any] = user if isinstance(user, dict) else {}
             handle = rt_user.get("screen_name")
             text = retweet_text(text, handle if isinstance(handle, str) else None, rt_text)
             urls = list(dict.fromkeys(urls + _urls(rt_ent)))
@@ -169,8 +170,8 @@ def _urls(ent: dict[str, Any]) -> list[tuple[str, str | None]]:
     out = []
     for group in ("urls", "media"):
         for u in ent.get(group) or ():
-            if isinstance(u, dict) and (u.get("url") or u.get("expanded_url")):
-                out.append((u.get("url") or u.get("expanded_url"), u.get("expanded_url")))
+            if isinstance(u, dict) and (first := u.get("url") or u.get("expanded_url")):
+                out.append((first, u.get("expanded_url")))
     return out
 
 

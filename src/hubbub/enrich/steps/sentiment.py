@@ -108,7 +108,8 @@ class Featurizer:
 
     def words(self, norms: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """(post, crc32 hash) of every word token of the normalised texts, in order."""
-        lens, hashes = [], []
+        lens: list[int] = []
+        hashes: list[int] = []
         for n in norms:
             toks = tokens(n)
             lens.append(len(toks))
