@@ -93,8 +93,8 @@ def _status(st: dict[str, Any], loc: str) -> Draft:
         # the retweet's own text is cut: take the original's whole text and its entities
         rt_text, rt_ent, _ = _full(rt)
         if rt_text and (_extended(rt) or not rt.get("truncated")):
-            user = rt.get("user")
-            rt_user: dict[str, Any] = user if isinstance(user, dict) else {}
+            found = rt.get("user")
+            rt_user: dict[str, Any] = found if isinstance(found, dict) else {}
             handle = rt_user.get("screen_name")
             text = retweet_text(text, handle if isinstance(handle, str) else None, rt_text)
             urls = list(dict.fromkeys(urls + _urls(rt_ent)))
