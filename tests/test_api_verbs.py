@@ -56,3 +56,9 @@ def test_evaluate_through_the_api(tmp_path: Path) -> None:
     report = Hubbub.evaluate(data, tasks=["lang"], limit=30, out=tmp_path / "rep")
     assert report["results"] and report["results"][0]["task"] == "langid"
     assert (tmp_path / "rep" / "eval.json").exists() and (tmp_path / "rep" / "eval.md").exists()
+
+
+def test_query_warnings_through_the_api() -> None:
+    [w] = Hubbub.query_warnings("trump or clinton")
+    assert (w["kind"], w["severity"], w["position"]) == ("lowercase-operator", "warning", 7)
+    assert Hubbub.query_warnings("trump OR clinton") == []

@@ -243,6 +243,14 @@ class Hubbub:
 
         return validate(query, self.store)
 
+    @staticmethod
+    def query_warnings(query: str) -> list[dict[str, object]]:
+        """What a valid query probably does not mean (lowercase ``or`` between terms ...): each {kind,
+        severity, message, position}; the query still runs as written."""
+        from hubbub.query import warnings
+
+        return [w.to_dict() for w in warnings(query)]
+
     # -- coordination --
     def coordination(self, query: str | None = None, dataset: str | None = None,
                      layers: Sequence[str] = ("link", "repost", "text", "reply", "hashtag"), window: float = 60.0,
