@@ -88,7 +88,7 @@ def csv_rows(text: str) -> tuple[list[str], list[dict[str, str]]]:
 
 
 def api(ws: Path) -> Hubbub:
-    return Hubbub(ws)
+    return Hubbub(ws, save_runs=True)
 
 
 def sql(ws: Path, query: str, params: list | None = None) -> list[dict[str, Any]]:
@@ -212,8 +212,9 @@ def test_check_query(ws):
 
 # -- spikes ---------------------------------------------------------------------------------------
 def test_spikes_json_csv_table_and_charts(ws, tmp_path):
-    r = ok(ws, "spikes", "-d", "wk2", "--json", "--chart", str(tmp_path / "s.png"))
+    r = ok(ws, "spikes", "-d", "wk2", "--json", "--chart", str(tmp_path / "s.png"), "--save")
     got = orjson.loads(r.stdout)
+    assert orjson.loads(ok(ws, "spikes", "-d", "wk2", "--json").stdout)["run_id"] is None  # read only: no run
     with api(ws) as hb:
         res = hb.spikes(None, interval="hour", dataset="wk2")
     assert without_run(got) == without_run(as_json(res.to_dict()))

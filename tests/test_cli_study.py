@@ -99,7 +99,7 @@ def test_enrich_progress_shows_total_and_eta(ws, monkeypatch):
     from rich.progress import Progress
     from typer.testing import CliRunner
 
-    import hubbub.serve.cli as cli
+    import hubbub.serve.cli.common as cli
 
     buf = io.StringIO()
     monkeypatch.setattr(cli, "err", Console(file=buf, force_terminal=True, width=150, color_system=None))
@@ -165,7 +165,10 @@ def test_other_rows_say_what_they_count(ws):
 
 
 def test_runs_lists_enrichment_and_analysis_runs(ws):
-    assert hubbub(ws, "trends", "trump", "--dataset", "ira", "--json").returncode == 0
+    assert hubbub(ws, "trends", "trump", "--dataset", "ira", "--json", "--save").returncode == 0
+    before = sql(ws, "SELECT count(*) AS n FROM runs")[0]["n"]
+    assert hubbub(ws, "trends", "trump", "--dataset", "ira", "--json").returncode == 0  # read only: no run
+    assert sql(ws, "SELECT count(*) AS n FROM runs")[0]["n"] == before
     r = hubbub(ws, "runs", "--json")
     assert r.returncode == 0, r.stderr
     runs = orjson.loads(r.stdout)

@@ -22,7 +22,7 @@ IRA = "ira-troll-tweets-2016-election-window/tweets/tweets_week_2016-11-14.csv" 
 @pytest.fixture(scope="module")
 def ira(tmp_path_factory):
     ws = tmp_path_factory.mktemp("ira") / "ws"
-    hb = Hubbub(ws, create=True)
+    hb = Hubbub(ws, create=True, save_runs=True)
     hb.import_files([shared(IRA)], dataset="ira")
     yield hb
     hb.close()

@@ -223,3 +223,12 @@ def test_every_enrichment_step_reaches_exports():
     assert set(all_steps()) == {g.step for g in GROUPS}  # a new step adds its group in hubbub.enrich.columns
     for g in GROUPS:
         assert set(g.types()) == set(g.names())  # every column has a type (from the step's schema)
+
+
+def test_posts_of_two_datasets_keep_their_own_clusters(ws):
+    with Hubbub(ws, read_only=True) as hb:
+        ira = hb.posts("ira", enrichment="neardup")
+        masto = hb.posts("masto", enrichment="neardup")  # made after: must not change `ira`'s clusters
+        got = ira.to_pyarrow()
+        assert masto.count().to_pyarrow().as_py() > 0
+    assert got.num_rows == 2461 and pa.compute.sum(pa.compute.greater(got["neardup_size"], 1)).as_py() > 100

@@ -73,7 +73,7 @@ def world(tmp_path_factory):
     msgs += [_message(20 + k, t, datetime(2024, 2, 29, 1 + k, tzinfo=UTC)) for k, t in enumerate(en[:2])]
     (tmp / "telegram.ndjson").write_text("".join(json.dumps(m, ensure_ascii=False) + "\n" for m in msgs),
                                          encoding="utf-8")
-    hb = Hubbub(tmp / "ws", create=True)
+    hb = Hubbub(tmp / "ws", create=True, save_runs=True)
     s = hb.import_files([tmp / "mastodon.json", tmp / "telegram.ndjson"], dataset="n")
     assert s.to_dict()["totals"]["imported"] == len(statuses) + len(msgs)
     hb.enrich(["lang", "neardup", "embed"], workers=1)

@@ -30,7 +30,7 @@ IRA = "ira-troll-tweets-2016-election-window/tweets"
 
 @pytest.fixture(scope="module")
 def ira(tmp_path_factory):
-    hb = Hubbub(tmp_path_factory.mktemp("ira") / "ws", create=True)
+    hb = Hubbub(tmp_path_factory.mktemp("ira") / "ws", create=True, save_runs=True)
     hb.import_files([shared(IRA)], dataset="ira")
     yield hb
     hb.close()

@@ -24,7 +24,7 @@ TAGS = {0: ["basementdwellers"], 1: ["nowplaying", "lasttimetrumppaidtaxes", "tr
 
 @pytest.fixture(scope="module")
 def hb(tmp_path_factory):
-    h = Hubbub(tmp_path_factory.mktemp("topics") / "ws", create=True)
+    h = Hubbub(tmp_path_factory.mktemp("topics") / "ws", create=True, save_runs=True)
     h.import_files([shared(IRA)], dataset="ira")
     h.enrich(["sentiment"], workers=1)
     rows = h.store.query("SELECT platform, post_id, list_transform(hashtags, lambda x: lower(x)) AS tags "

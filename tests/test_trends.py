@@ -35,7 +35,7 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def hb(ws: Path):
-    h = Hubbub(ws)
+    h = Hubbub(ws, save_runs=True)
     yield h
     h.close()
 

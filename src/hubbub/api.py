@@ -59,10 +59,13 @@ _CREATES_DATASET = ("import_files",)
 
 @_dataset_checked
 class Hubbub:
-    def __init__(self, workspace: str | Path | None = None, create: bool = False, read_only: bool = False):
+    def __init__(self, workspace: str | Path | None = None, create: bool = False, read_only: bool = False,
+                 save_runs: bool = False):
+        """``save_runs``: analyses write their provenance to ``runs`` (``hubbub runs``); otherwise reading
+        never writes (the result still carries its parameters; its run id is None)."""
         path = Path(workspace) if workspace is not None else default_path()
         self.ws: Workspace = open_workspace(path, create=create)
-        self.store = Store(self.ws, read_only=read_only)
+        self.store = Store(self.ws, read_only=read_only, save_runs=save_runs)
 
     @staticmethod
     def init(workspace: str | Path | None = None) -> tuple[Hubbub, bool]:
@@ -90,12 +93,23 @@ class Hubbub:
         progress: Progress | None = None,
         force: bool = False,
     ) -> ImportSummary:
-        return import_paths(self.store, [Path(p) for p in paths], dataset, fmt=format, source=source,
-                            keep_handles=keep_handles, progress=progress, force=force)
+        summary = import_paths(self.store, [Path(p) for p in paths], dataset, fmt=format, source=source,
+                               keep_handles=keep_handles, progress=progress, force=force)
+        self._changed()
+        return summary
 
     def retry_quarantine(self, dataset: str | None = None, format: str | None = None,
                          source: Source | None = None) -> RetryResult:
-        return retry_quarantined(self.store, dataset, fmt=format, source=source)
+        result = retry_quarantined(self.store, dataset, fmt=format, source=source)
+        self._changed()
+        return result
+
+    def _changed(self) -> None:
+        """After a write that changes posts or enrichment: bring the pre-aggregates up to date (reads
+        never build them)."""
+        from hubbub.analyze.aggregates import refresh
+
+        refresh(self.store)
 
     # -- enrich -------------------------------------------------------------------------------
     def enrich(self, steps: Sequence[str] | None = None, dataset: str | None = None, seed: int = 0,
@@ -108,8 +122,10 @@ class Hubbub:
         from hubbub.enrich.runner import enrich
 
         chosen = configure([get_step(s) for s in steps] if steps else default_steps(), options)
-        return enrich(self.store, chosen, dataset=dataset, seed=seed, batch_size=batch_size, progress=progress,
+        runs = enrich(self.store, chosen, dataset=dataset, seed=seed, batch_size=batch_size, progress=progress,
                       workers=workers)
+        self._changed()
+        return runs
 
     # -- look -----------------------------------------------------------------------------------
     def posts(self, dataset: str | None = None, enrichment: Enrichment = None) -> Any:

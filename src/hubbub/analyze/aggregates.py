@@ -2,11 +2,12 @@
 
 ``agg_hourly`` holds the number of posts per UTC hour × dataset × platform × kind × language ×
 sentiment × topic (language: the current ``lang`` step's answer, else the declared language, as in
-queries; sentiment and topic: the current step's, NULL when not computed). It is built on first
-use and rebuilt when the store has changed since: ``agg_meta`` keeps the fingerprint of the store it
-was built from (posts, files, enrichment rows and runs). A query that uses only fields the aggregate
-has (and dates on whole hours) reads it instead of the posts: a few hundred thousand rows instead of
-millions. A read-only store uses a fresh aggregate when there is one, else the posts.
+queries; sentiment and topic: the current step's, NULL when not computed). ``refresh`` (re)builds it
+after what changes the data (import, quarantine retry, enrichment: ``Hubbub`` calls it); ``agg_meta``
+keeps the fingerprint of the store it was built from (posts, files, enrichment rows and runs). A query
+that uses only fields the aggregate has (and dates on whole hours) reads it instead of the posts: a few
+hundred thousand rows instead of millions. Reads never build it: a stale or missing aggregate means
+the posts are read (the same answer, slower).
 """
 
 from __future__ import annotations
@@ -69,21 +70,31 @@ def _build_sql(tables: dict[str, int], versions: dict[str, str | None]) -> tuple
     return sql, params
 
 
+def _fresh(store: Store, tables: dict[str, int], fp: str) -> bool:
+    if "agg_meta" not in tables or TABLE not in tables:
+        return False
+    rows = store.query("SELECT fingerprint FROM agg_meta WHERE name = ?", [TABLE]).to_pylist()
+    return bool(rows) and rows[0]["fingerprint"] == fp
+
+
 def hourly(store: Store) -> Any | None:
-    """The aggregate as an Ibis table (built or rebuilt when stale), or None when a read-only store
-    has no fresh one."""
+    """The aggregate as an Ibis table when it is fresh, else None (read the posts). Never writes."""
+    tables = _tables(store)
+    return store.table(TABLE) if _fresh(store, tables, fingerprint(store, tables)) else None
+
+
+def refresh(store: Store) -> bool:
+    """(Re)build the aggregate when it is stale; True when it was built. A read-only store: no-op."""
+    if store.read_only:
+        return False
     tables = _tables(store)
     fp = fingerprint(store, tables)
-    if "agg_meta" in tables and TABLE in tables:
-        rows = store.query("SELECT fingerprint FROM agg_meta WHERE name = ?", [TABLE]).to_pylist()
-        if rows and rows[0]["fingerprint"] == fp:
-            return store.table(TABLE)
-    if store.read_only:
-        return None
+    if _fresh(store, tables, fp):
+        return False
     sql, params = _build_sql(tables, _steps())
     with store.transaction() as con:
         con.execute(sql, params)
         con.execute("CREATE TABLE IF NOT EXISTS agg_meta (name VARCHAR PRIMARY KEY, fingerprint VARCHAR, "
                     "built_at TIMESTAMPTZ)")
         con.execute("INSERT OR REPLACE INTO agg_meta VALUES (?, ?, now())", [TABLE, fp])
-    return store.table(TABLE)
+    return True

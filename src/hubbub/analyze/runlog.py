@@ -2,7 +2,9 @@
 
 The row holds the code version, the parameters, the input selection (query, dataset, number of posts
 selected, the last post time seen) and the counts of what was found, so a figure names its run and
-can be reproduced. A read-only store records nothing and the run id is None. ``list_runs`` reads
+can be reproduced. Reading never writes: a row is written only when the store was opened to save runs
+(``Hubbub(save_runs=True)``, ``--save`` in the CLI); otherwise the run id is None and the result still
+carries its parameters. ``list_runs`` reads
 them back (``hubbub runs``), with the enrichment runs (kind ``enrich:<step>``, written by the runner).
 """
 
@@ -19,8 +21,9 @@ from hubbub.store.store import Store
 
 
 def record_run(store: Store, kind: str, params: dict[str, Any], counts: dict[str, Any]) -> str | None:
-    """Write a finished ``runs`` row for analysis ``kind``; returns its run id (None when read-only)."""
-    if store.read_only:
+    """Write a finished ``runs`` row for analysis ``kind`` when the store saves runs; returns its run id
+    (None when it does not)."""
+    if not store.save_runs:
         return None
     run_id = uuid.uuid4().hex[:20]
     dumps = orjson.OPT_NAIVE_UTC | orjson.OPT_SORT_KEYS

@@ -20,6 +20,7 @@ Table and column names here come from this code only; no user text becomes SQL.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -165,7 +166,6 @@ def _topic_label(store: Store, right: Any) -> Any:
     return j.select("_ep", "_eid", "topic_id", "topic_score", "topic_label", "topic_version")
 
 
-_NEARDUP_VIEW = "_hubbub_export_neardup"
 
 
 def _neardup(store: Store, e: Any, dataset: str | None) -> Any:
@@ -174,8 +174,11 @@ def _neardup(store: Store, e: Any, dataset: str | None) -> Any:
 
     clusters = neardup_clusters(store, dataset=dataset).select(["platform", "post_id", "cluster_id",
                                                                 "cluster_size"])
-    store.con.register(_NEARDUP_VIEW, clusters)  # a view of this connection, seen by Ibis and plain SQL
-    cl = store.table(_NEARDUP_VIEW)
+    # a view of this connection, seen by Ibis and by plain SQL (snapshot); one per dataset, so that an
+    # expression made earlier for another dataset keeps its clusters; the name is a hash, never user text
+    view = "_hubbub_neardup_" + hashlib.sha256(repr(dataset).encode()).hexdigest()[:16]
+    store.con.register(view, clusters)
+    cl = store.table(view)
     cl = cl.select(_cp=cl.platform, _cid=cl.post_id, _g=cl.cluster_id, _n=cl.cluster_size)
     keyed = e.select(_ep=e.platform, _eid=e.post_id, _len=e.nd_len, neardup_version=e.step_version)
     j = keyed.left_join(cl, [keyed._ep == cl._cp, keyed._eid == cl._cid])

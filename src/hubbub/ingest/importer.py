@@ -186,7 +186,7 @@ def _import_file(
                     if f.in_folder and why == UNRECOGNISED:
                         # a folder's other text files (the IRA set's authors*.csv): not a failure; binary
                         # or non-UTF-8 files stay failures (they may be posts that cannot be read)
-                        res.status, res.error = NOT_POSTS, f"not posts, skipped ({why})"
+                        res.status, res.error = NOT_POSTS, "not posts, skipped: no known post format (use --format)"
                         return res
                     raise UnreadableFile(why)
             res.format = src.name

@@ -8,6 +8,7 @@ layout that ``Store.snapshot`` writes (``posts/dataset=<name>/day=<YYYY-MM-DD>/*
 from __future__ import annotations
 
 import difflib
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,30 +18,71 @@ import duckdb
 import ibis
 import pyarrow as pa
 
+from hubbub.errors import UnknownName
 from hubbub.schema import POST_COLUMNS
 from hubbub.store.migrations import migrate
 from hubbub.store.workspace import Workspace
 
 
-class UnknownDataset(ValueError):
-    """A dataset name that is not in the workspace."""
+class UnknownDataset(UnknownName, ValueError):
+    """A dataset name that is not in the workspace (a user error; also a ValueError for older callers)."""
 
 
 _ENGAGEMENT = ("likes", "reposts", "replies", "quotes", "views", "engagement_at")
 
 
+def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """A connection to the store file. DuckDB opens a file once per process: when this process has it
+    open for writing already (a notebook holding a ``Hubbub`` while it runs a read), a read-only
+    connection joins that one (and the ``Store`` still never writes through it)."""
+    try:
+        return duckdb.connect(str(path), read_only=read_only)
+    except duckdb.ConnectionException as exc:
+        if read_only and "different configuration" in str(exc):
+            return duckdb.connect(str(path))
+        raise
+
+
 class Store:
-    def __init__(self, ws: Workspace, read_only: bool = False) -> None:
+    """One DuckDB database, safe to share between threads: each thread gets its own connection to it
+    (``con``, a DuckDB cursor) and its own Ibis backend over that connection, so temp tables,
+    registered Arrow tables and transactions of one thread never meet another's."""
+
+    def __init__(self, ws: Workspace, read_only: bool = False, save_runs: bool = False) -> None:
         self.ws = ws
         self.read_only = read_only and ws.store_path.exists()
-        self.con = duckdb.connect(str(ws.store_path), read_only=self.read_only)
-        self.con.execute("SET TimeZone = 'UTC'")
+        # Analyses write their provenance to ``runs`` only when asked (``--save``); a read never writes.
+        self.save_runs = save_runs and not self.read_only
+        self._db = _connect(ws.store_path, self.read_only)
+        self._db.execute("SET TimeZone = 'UTC'")
         if not self.read_only:
-            migrate(self.con)
-        self._ibis: Any = None
+            migrate(self._db)
+        self._owner = threading.get_ident()
+        self._local = threading.local()
+        self._cursors: list[duckdb.DuckDBPyConnection] = []
+        self._lock = threading.Lock()
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        """This thread's connection (the opening thread uses the database's first connection)."""
+        con: duckdb.DuckDBPyConnection | None = getattr(self._local, "con", None)
+        if con is None:
+            if threading.get_ident() == self._owner:
+                con = self._db
+            else:
+                con = self._db.cursor()
+                con.execute("SET TimeZone = 'UTC'")
+                with self._lock:
+                    self._cursors.append(con)
+            self._local.con = con
+        return con
 
     def close(self) -> None:
-        self.con.close()
+        with self._lock:
+            for c in self._cursors:
+                c.close()
+            self._cursors.clear()
+        self._db.close()
 
     def __enter__(self) -> Store:
         return self
@@ -51,9 +93,11 @@ class Store:
     # -- reads ---------------------------------------------------------------------------------
     @property
     def ibis(self) -> Any:
-        if self._ibis is None:
-            self._ibis = ibis.duckdb.from_connection(self.con)
-        return self._ibis
+        """This thread's Ibis backend (over ``con``)."""
+        backend = getattr(self._local, "ibis", None)
+        if backend is None:
+            backend = self._local.ibis = ibis.duckdb.from_connection(self.con)
+        return backend
 
     def table(self, name: str = "posts") -> Any:
         return self.ibis.table(name)

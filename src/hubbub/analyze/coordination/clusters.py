@@ -7,13 +7,14 @@ given resolution, seeded so the same input and seed give the same clusters: ``ra
 numpy draws, and the C library's ``rand()`` that its refinement step draws from is seeded with
 ``srand(seed)`` before every run (without that, two runs on the same graph in one process differed).
 Nodes are numbered in the order ``order`` gives them (coordination passes a content-derived account
-order, ``layers.ACCOUNT_ORDER``), else in sorted key order, so the result depends neither on edge
+order, ``layers.account_order``), else in sorted key order, so the result depends neither on edge
 order nor on the workspace secret the keys were made with.
 """
 
 from __future__ import annotations
 
 import ctypes
+import threading
 from typing import Any
 
 import duckdb
@@ -28,6 +29,16 @@ from hubbub.analyze.coordination.layers import NORM_TEXT, fetch
 TOP = 5
 
 
+_LEIDEN = threading.Lock()
+
+
+def _seed_c_rand(seed: int) -> None:
+    try:
+        ctypes.CDLL(None).srand(ctypes.c_uint(seed))
+    except (OSError, AttributeError, TypeError):  # no C library reachable this way (not Linux/macOS)
+        pass
+
+
 def combined(edges: pa.Table) -> pa.Table:
     """(a, b, weight, layers) per pair over the kept edges of all layers."""
     kept = edges.filter(edges["kept"])
@@ -37,13 +48,6 @@ def combined(edges: pa.Table) -> pa.Table:
     g = kept.group_by(["a", "b"]).aggregate([("weight", "sum"), ("layer", "list")])
     g = g.rename_columns(["a", "b", "weight", "layers"])
     return g.sort_by([("a", "ascending"), ("b", "ascending")])
-
-
-def _seed_c_rand(seed: int) -> None:
-    try:
-        ctypes.CDLL(None).srand(ctypes.c_uint(seed))
-    except (OSError, AttributeError, TypeError):  # no C library reachable this way (not Linux/macOS)
-        pass
 
 
 def leiden_members(graph: pa.Table, resolution: float = 1.0, seed: int = 0, min_size: int = 3,
@@ -64,8 +68,9 @@ def leiden_members(graph: pa.Table, resolution: float = 1.0, seed: int = 0, min_
     n = len(idx)
     adj = sp.coo_matrix((np.concatenate([w, w]), (np.concatenate([ai, bi]), np.concatenate([bi, ai]))),
                         shape=(n, n)).tocsr()
-    _seed_c_rand(seed)
-    labels = np.asarray(Leiden(resolution=resolution, random_state=seed).fit_predict(adj))
+    with _LEIDEN:  # its refinement draws from the C library's one rand() state: seeded, one run at a time
+        _seed_c_rand(seed)
+        labels = np.asarray(Leiden(resolution=resolution, random_state=seed).fit_predict(adj))
     sizes = np.bincount(labels)
     first = np.full(sizes.size, n, np.int64)
     np.minimum.at(first, labels, np.arange(n))

@@ -46,10 +46,12 @@ ends AS (SELECT a AS u FROM _co_edges UNION SELECT b FROM _co_edges),
 acts AS (SELECT x.u, x.ts, x.ts // $3 AS b, coalesce(coll.coll, 0) AS c
          FROM _co_posts x SEMI JOIN ends ON x.u = ends.u LEFT JOIN coll ON coll.h = x.ts // $2),
 y AS (SELECT acts.u, acts.ts, acts.c, acts.b + o.d AS bb FROM acts, (VALUES (-1), (0), (1)) o(d)),
-lam AS (SELECT e.idx, sum((x.c + y.c) / 2) AS lam
+pairs AS (SELECT e.idx, (x.c + y.c) / 2 AS c, count(*) AS n
   FROM _co_edges e JOIN acts x ON x.u = e.a JOIN y ON y.u = e.b AND y.bb = x.b
-  WHERE abs(x.ts - y.ts) <= $1 GROUP BY e.idx)
-SELECT coalesce(lam.lam, 0) AS lam FROM _co_edges e LEFT JOIN lam ON lam.idx = e.idx ORDER BY e.idx"""
+  WHERE abs(x.ts - y.ts) <= $1 GROUP BY e.idx, (x.c + y.c) / 2)
+SELECT idx, c, n FROM pairs ORDER BY idx, c"""
+# (edge, collision probability, action pairs): summed in numpy in this order, so the expected hits are
+# the same to the bit however DuckDB schedules its threads (a float sum inside SQL is not).
 
 
 def expected_hits(con: duckdb.DuckDBPyConnection, layer: Layer, pairs: pa.Table, all_actions_sql: str,
@@ -63,13 +65,12 @@ def expected_hits(con: duckdb.DuckDBPyConnection, layer: Layer, pairs: pa.Table,
     edges = pairs.select(["a", "b"]).append_column("idx", pa.array(np.arange(pairs.num_rows, dtype=np.int64)))
     con.register("_co_edges", edges)
     try:
-        lam = fetch(con, _EXPECTED, [layer.window_us, max(round(bin_seconds * 1e6), 1), max(layer.window_us, 1)])
+        parts = fetch(con, _EXPECTED, [layer.window_us, max(round(bin_seconds * 1e6), 1), max(layer.window_us, 1)])
     finally:
         con.unregister("_co_edges")
         con.execute("DROP TABLE _co_all")
-    # rounded: DuckDB's parallel float sums differ in the last bits from run to run, which must not
-    # move an edge across the q-value threshold
-    return np.round(lam["lam"].to_numpy().astype(np.float64), 9)
+    weights = parts["c"].to_numpy().astype(np.float64) * parts["n"].to_numpy().astype(np.float64)
+    return np.bincount(parts["idx"].to_numpy(), weights=weights, minlength=pairs.num_rows)
 
 
 def p_values(hits: np.ndarray, lam: np.ndarray) -> np.ndarray:

@@ -17,6 +17,7 @@ from hubbub.serve.cli.common import (
     CsvOpt,
     DatasetOpt,
     JsonOpt,
+    SaveOpt,
     WorkspaceOpt,
     _check_chart,
     _emit,
@@ -52,11 +53,12 @@ def spikes_cmd(
     chart: ChartOpt = None,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
+    save: SaveOpt = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Spikes against an hour-of-day x weekday baseline, with drivers and representative posts."""
     _check_chart(chart)
-    with _open(workspace) as hb, _user_errors():
+    with _open(workspace, read_only=True, save_runs=save) as hb, _user_errors():
         res = hb.spikes(query, interval=interval, dataset=dataset, history_days=history_days, fdr=fdr,
                         min_count=min_count, min_ratio=min_ratio)
     table = res.spikes if as_csv else res.spikes.select(["spike_id", "start", "end", "peak", "posts", "expected",
@@ -82,10 +84,11 @@ def narratives_cmd(
     all_: Annotated[bool, typer.Option("--all", help="Also narratives within one language and platform.")] = False,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
+    save: SaveOpt = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Content carried across languages and platforms, with where it started and how it spread."""
-    with _open(workspace) as hb, _user_errors():
+    with _open(workspace, read_only=True, save_runs=save) as hb, _user_errors():
         res = hb.narratives(query, dataset=dataset, threshold=threshold, mutual_k=mutual_k, cross_only=not all_)
     _out(res.spread if as_csv else res.narratives, res.to_dict(), as_json, as_csv, f"narratives (run {res.run_id})")
     if not as_json and not as_csv and res.spread.num_rows:
@@ -106,13 +109,14 @@ def topics_cmd(
     chart: ChartOpt = None,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
+    save: SaveOpt = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Topics of the selected posts (label, size, share, sentiment) with their evolution: sizes and sentiment
     over time, emerging and fading topics. The table is compact (--json / --csv: every column); --top and
     --min-size choose the topics of every output. One topic's posts: `hubbub topic ID`."""
     _check_chart(chart)
-    with _open(workspace) as hb, _user_errors():
+    with _open(workspace, read_only=True, save_runs=save) as hb, _user_errors():
         res = hb.topic_evolution(query, interval=interval, dataset=dataset, recent=recent)
     topics = res.topics.filter(pc.greater_equal(res.topics["posts"], min_size))
     topics = topics.slice(0, top or None)

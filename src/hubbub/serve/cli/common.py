@@ -50,6 +50,9 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a t
 CsvOpt = Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table.")]
 ChartOpt = Annotated[Path | None, typer.Option("--chart", help="Write a chart (.png or .svg).")]
 DatasetOpt = Annotated[str | None, typer.Option("--dataset", "-d", help="Only this dataset.")]
+SaveOpt = Annotated[bool, typer.Option(
+    "--save", help="Record the run's provenance in the workspace (`hubbub runs`); without it the workspace is "
+                   "only read.")]
 EnrichmentOpt = Annotated[str | None, typer.Option(
     "--enrichment", "-e", metavar="STEPS",
     help="Enrichment columns: all (default: every step that ran, but the embedding), none, or steps such as "
@@ -77,9 +80,9 @@ def _ws(workspace: Path | None) -> Path:
     return workspace or STATE["workspace"] or default_path()
 
 
-def _open(workspace: Path | None, read_only: bool = False) -> Hubbub:
+def _open(workspace: Path | None, read_only: bool = False, save_runs: bool = False) -> Hubbub:
     try:
-        return Hubbub(_ws(workspace), read_only=read_only)
+        return Hubbub(_ws(workspace), read_only=read_only and not save_runs, save_runs=save_runs)
     except WorkspaceError as exc:
         _fail(str(exc))
 

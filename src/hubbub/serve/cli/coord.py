@@ -10,7 +10,18 @@ import orjson
 import pyarrow as pa
 import typer
 
-from hubbub.serve.cli.common import DatasetOpt, JsonOpt, WorkspaceOpt, _emit, _fail, _open, _user_errors, _wrote, app
+from hubbub.serve.cli.common import (
+    DatasetOpt,
+    JsonOpt,
+    SaveOpt,
+    WorkspaceOpt,
+    _emit,
+    _fail,
+    _open,
+    _user_errors,
+    _wrote,
+    app,
+)
 
 
 def _windows(values: list[str] | None) -> dict[str, float]:
@@ -66,6 +77,7 @@ def coordination_cmd(
     gexf: Annotated[Path | None, typer.Option("--gexf", help="Write the network as GEXF (Gephi).")] = None,
     graphml: Annotated[Path | None, typer.Option("--graphml", help="Write the network as GraphML.")] = None,
     as_json: JsonOpt = False,
+    save: SaveOpt = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Clusters of accounts acting together (same links, reposts, texts, reply targets, hashtag sets within
@@ -73,7 +85,7 @@ def coordination_cmd(
     from hubbub.analyze.coordination.export import write_network
 
     names = [x.strip() for x in layers.split(",") if x.strip()]
-    with _open(workspace) as hb, _user_errors():
+    with _open(workspace, read_only=True, save_runs=save) as hb, _user_errors():
         res = hb.coordination(query or None, dataset=dataset, layers=names, window=window, min_weight=min_weight,
                               null=not no_null, windows=_windows(layer_window), alpha=alpha, resolution=resolution,
                               seed=seed, min_cluster_size=min_cluster)

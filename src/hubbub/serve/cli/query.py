@@ -19,6 +19,7 @@ from hubbub.serve.cli.common import (
     DatasetOpt,
     EnrichmentOpt,
     JsonOpt,
+    SaveOpt,
     WorkspaceOpt,
     _check_chart,
     _emit,
@@ -99,11 +100,12 @@ def trends_cmd(
     chart: ChartOpt = None,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
+    save: SaveOpt = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Posts per hour, day or week matching a query, broken down by one dimension, with shares."""
     _check_chart(chart)
-    with _open(workspace) as hb, _user_errors():
+    with _open(workspace, read_only=True, save_runs=save) as hb, _user_errors():
         series = hb.trends(query, interval=interval, by=by, dataset=dataset, top=top)
     if chart is not None:
         from hubbub.serve.charts import trends_chart
