@@ -7,7 +7,7 @@ given resolution, seeded so the same input and seed give the same clusters: ``ra
 numpy draws, and the C library's ``rand()`` that its refinement step draws from is seeded with
 ``srand(seed)`` before every run (without that, two runs on the same graph in one process differed).
 Nodes are numbered in the order ``order`` gives them (coordination passes a content-derived account
-order, ``layers.ACCOUNT_ORDER``), else in sorted key order, so the result depends neither on edge
+order, ``layers.account_order``), else in sorted key order, so the result depends neither on edge
 order nor on the workspace secret the keys were made with.
 """
 
@@ -39,13 +39,6 @@ def combined(edges: pa.Table) -> pa.Table:
     g = kept.group_by(["a", "b"]).aggregate([("weight", "sum"), ("layer", "list")])
     g = g.rename_columns(["a", "b", "weight", "layers"])
     return g.sort_by([("a", "ascending"), ("b", "ascending")])
-
-
-def _seed_c_rand(seed: int) -> None:
-    try:
-        ctypes.CDLL(None).srand(ctypes.c_uint(seed))
-    except (OSError, AttributeError, TypeError):  # no C library reachable this way (not Linux/macOS)
-        pass
 
 
 def leiden_members(graph: pa.Table, resolution: float = 1.0, seed: int = 0, min_size: int = 3,

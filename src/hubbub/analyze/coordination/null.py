@@ -46,13 +46,13 @@ ends AS (SELECT a AS u FROM _co_edges UNION SELECT b FROM _co_edges),
 acts AS (SELECT x.u, x.ts, x.ts // $3 AS b, coalesce(coll.coll, 0) AS c
          FROM _co_posts x SEMI JOIN ends ON x.u = ends.u LEFT JOIN coll ON coll.h = x.ts // $2),
 y AS (SELECT acts.u, acts.ts, acts.c, acts.b + o.d AS bb FROM acts, (VALUES (-1), (0), (1)) o(d)),
-pairs AS (SELECT e.idx, least(x.c, y.c) AS c1, greatest(x.c, y.c) AS c2, count(*) AS n
+pairs AS (SELECT e.idx, (x.c + y.c) / 2 AS c, count(*) AS n
   FROM _co_edges e JOIN acts x ON x.u = e.a JOIN y ON y.u = e.b AND y.bb = x.b
-  WHERE abs(x.ts - y.ts) <= $1 GROUP BY ALL)
-SELECT idx, c1, c2, n FROM pairs ORDER BY idx, c1, c2"""
-# (edge, the two actions' collision probabilities, action pairs): each pair counts their mean (symmetric
-# in a and b, so the order of the account keys cannot matter), summed in numpy in this order, so the
-# expected hits are the same to the bit however DuckDB schedules its threads (a float sum in SQL is not).
+  WHERE abs(x.ts - y.ts) <= $1 GROUP BY e.idx, (x.c + y.c) / 2)
+SELECT idx, c, n FROM pairs ORDER BY idx, c"""
+# (edge, mean collision probability of the two actions, action pairs): symmetric in a and b, so the order
+# of the account keys cannot matter; summed in numpy in this order, so the expected hits are the same to
+# the bit however DuckDB schedules its threads (a float sum inside SQL is not).
 
 
 def expected_hits(con: duckdb.DuckDBPyConnection, layer: Layer, pairs: pa.Table, all_actions_sql: str,
@@ -70,8 +70,7 @@ def expected_hits(con: duckdb.DuckDBPyConnection, layer: Layer, pairs: pa.Table,
     finally:
         con.unregister("_co_edges")
         con.execute("DROP TABLE _co_all")
-    c1, c2 = parts["c1"].to_numpy().astype(np.float64), parts["c2"].to_numpy().astype(np.float64)
-    weights = (c1 + c2) / 2 * parts["n"].to_numpy().astype(np.float64)
+    weights = parts["c"].to_numpy().astype(np.float64) * parts["n"].to_numpy().astype(np.float64)
     return np.bincount(parts["idx"].to_numpy(), weights=weights, minlength=pairs.num_rows)
 
 
