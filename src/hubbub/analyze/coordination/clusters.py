@@ -30,6 +30,13 @@ TOP = 5
 _LEIDEN = threading.Lock()
 
 
+def _seed_c_rand(seed: int) -> None:
+    try:
+        ctypes.CDLL(None).srand(ctypes.c_uint(seed))
+    except (OSError, AttributeError, TypeError):  # no C library reachable this way (not Linux/macOS)
+        pass
+
+
 def combined(edges: pa.Table) -> pa.Table:
     """(a, b, weight, layers) per pair over the kept edges of all layers."""
     kept = edges.filter(edges["kept"])
