@@ -25,7 +25,8 @@ from hubbub.serve.cli import app
 
 SECRET = "5" * 64  # fixed workspace secret: the same pseudonymous keys in every run
 EVERY = 8
-# (name, argv after --workspace WS); each must print JSON on stdout and exit 0.
+# (name, argv after --workspace WS); each must print JSON on stdout and exit 0. `export` (to JSON Lines,
+# every enrichment column) is compared too: its columns, row count and every 500th row.
 VERBS: list[tuple[str, list[str]]] = [
     ("datasets", ["datasets", "--json"]),
     ("stats", ["stats", "--by", "platform", "--by", "kind", "--by", "lang", "--by", "day", "--json"]),
@@ -36,6 +37,9 @@ VERBS: list[tuple[str, list[str]]] = [
     ("trends_lang", ["trends", "", "--interval", "day", "--by", "lang", "--json"]),
     ("trends_hashtag", ["trends", "lang:en", "--interval", "week", "--by", "hashtag", "--top", "5", "--json"]),
     ("trends_kind", ["trends", "", "--interval", "day", "--by", "kind", "--json"]),
+    ("trends_sentiment", ["trends", "lang:en", "--interval", "week", "--by", "sentiment", "--json"]),
+    ("trends_topic", ["trends", "", "--interval", "week", "--by", "topic", "--top", "5", "--json"]),
+    ("trends_domain", ["trends", "", "--interval", "week", "--by", "domain", "--top", "5", "--json"]),
     ("spikes_day", ["spikes", "--interval", "day", "--json"]),
     ("spikes_hour", ["spikes", "lang:en", "--json"]),
     ("topics", ["topics", "--json"]),
@@ -92,6 +96,12 @@ def outputs(ws: Path) -> dict[str, Any]:
         if name == "datasets":  # when the dataset was imported (a post's created_at is data, kept)
             doc = [{**d, "created_at": "<volatile>"} for d in doc]
         out[name] = normalise(doc)
+    exported = ws.parent / "export.jsonl"
+    _ok(runner.invoke(app, ["--workspace", str(ws), "--quiet", "export", str(exported), "--enrichment", "all"]),
+        "export")
+    rows = [orjson.loads(line) for line in exported.read_bytes().splitlines()]
+    rows.sort(key=lambda r: (r["created_at"], r["platform"], r["post_id"]))
+    out["export"] = normalise({"rows": len(rows), "columns": sorted(rows[0]), "every_500th": rows[::500]})
     return out
 
 
