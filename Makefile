@@ -21,7 +21,7 @@ demo: setup
 	$(BIN)/hubbub --workspace $(DEMO_WS) enrich
 	$(BIN)/hubbub --workspace $(DEMO_WS) stats --by platform --by kind --by lang
 	$(BIN)/hubbub --workspace $(DEMO_WS) search 'lang:en AND (election* OR vote*)' --sort engagement --limit 5
-	$(BIN)/hubbub --workspace $(DEMO_WS) trends 'platform:twitter' --interval day --by lang --top 5
+	$(BIN)/hubbub --workspace $(DEMO_WS) trends 'platform:twitter AND date:2016-10-01' --interval hour --by lang --top 3
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks scripts
