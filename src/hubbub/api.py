@@ -21,6 +21,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from hubbub.analyze import stats as st
+from hubbub.eval.report import TASKS as EVAL_TASKS
 from hubbub.ingest.importer import ImportSummary, Progress, RetryResult, import_paths, retry_quarantined
 from hubbub.sources.base import Source
 from hubbub.store.store import Store
@@ -106,9 +107,8 @@ class Hubbub:
             raise ValueError(msg if str(p) in msg else f"{p}: {msg}") from None
 
     @staticmethod
-    def evaluate(data: str | Path, split: str = "validation", tasks: Sequence[str] = (
-            "lang", "sentiment", "topics", "coordination"), limit: int | None = None,
-                 out: str | Path | None = None) -> dict[str, Any]:
+    def evaluate(data: str | Path, split: str = "validation", tasks: Sequence[str] = EVAL_TASKS,
+                 limit: int | None = None, out: str | Path | None = None) -> dict[str, Any]:
         """Accuracy on the labelled sets in ``data`` side by side with baselines (``hubbub eval``); with
         ``out``, also writes eval.json and eval.md there. Returns the report."""
         from hubbub.eval.report import run_eval, write_reports

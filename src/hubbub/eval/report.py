@@ -16,6 +16,11 @@ from hubbub import __version__
 TASKS = ("lang", "sentiment", "topics", "coordination")
 
 
+def report_paths(out_dir: Path) -> tuple[Path, Path]:
+    """Where ``write_reports`` writes: (eval.json, eval.md) in ``out_dir``."""
+    return out_dir / "eval.json", out_dir / "eval.md"
+
+
 def _runner(task: str) -> Callable[..., dict[str, Any]]:
     if task == "lang":
         from hubbub.eval.lang import evaluate_lang
@@ -54,8 +59,7 @@ def run_eval(data_dir: Path, split: str = "validation", tasks: Sequence[str] = T
 
 def write_reports(report: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
-    j = out_dir / "eval.json"
-    m = out_dir / "eval.md"
+    j, m = report_paths(out_dir)
     j.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
     m.write_text(markdown(report), encoding="utf-8")
     return j, m

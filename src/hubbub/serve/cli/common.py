@@ -21,6 +21,8 @@ from rich.text import Text
 from hubbub import __version__
 from hubbub.api import EXPORT_FORMATS, Hubbub, _lists_as_json
 from hubbub.errors import UserError
+from hubbub.eval.report import TASKS as EVAL_TASKS
+from hubbub.eval.report import report_paths
 from hubbub.ingest.importer import ImportSummary
 from hubbub.query import QueryError
 from hubbub.sources.registry import get_source
@@ -345,8 +347,8 @@ def eval_cmd(
     data: Annotated[Path, typer.Option("--data", help="Folder with the labelled sets in their own layouts.")
                     ] = Path("../shared/data"),
     split: Annotated[str, typer.Option("--split", help="Split to score (validation or test).")] = "validation",
-    tasks: Annotated[str, typer.Option("--tasks", help="Comma-separated, from: lang, sentiment, topics, coordination.")
-                     ] = "lang,sentiment,topics,coordination",
+    tasks: Annotated[str, typer.Option("--tasks", help=f"Comma-separated, from: {', '.join(EVAL_TASKS)}.")
+                     ] = ",".join(EVAL_TASKS),
     limit: Annotated[int | None, typer.Option("--limit", help="At most this many texts per set (quick runs).")
                      ] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for eval.json and eval.md.")] = Path("eval-report"),
@@ -357,7 +359,7 @@ def eval_cmd(
         report = Hubbub.evaluate(data, split, [t.strip() for t in tasks.split(",") if t.strip()], limit, out_dir)
     except (FileNotFoundError, ValueError) as exc:
         _fail(str(exc))
-    j, m = out_dir / "eval.json", out_dir / "eval.md"
+    j, m = report_paths(out_dir)
     if as_json:
         sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
         return
